@@ -1,0 +1,120 @@
+import { z } from 'zod';
+import { byteSize, duration, oneOf, secretText, text, wholeNumber } from './fields.js';
+
+/**
+ * The shape of the YAML file. Keys are snake_case as operators write them; unknown keys are
+ * errors (a typo must not silently fall back to a default). Rules that span several fields
+ * (driver inference, URL merge, min <= max) live in resolve.ts.
+ */
+
+const BACKEND_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+const backendName = z.unknown().transform((value, ctx) => {
+  if (typeof value !== 'string' || !BACKEND_NAME.test(value)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be 1-63 characters of letters, digits, ".", "_" or "-", starting with a letter or digit, got ${JSON.stringify(value)}`,
+    });
+    return z.NEVER;
+  }
+  return value;
+});
+
+export const databaseSection = z.strictObject({
+  driver: oneOf(['sqlite', 'postgres']).optional(),
+  // sqlite
+  path: text('a file path').optional(),
+  synchronous: oneOf(['full', 'normal']).optional(),
+  busy_timeout: duration().optional(),
+  // postgres
+  url: secretText().optional(),
+  host: text('a host name').optional(),
+  port: wholeNumber(1, 65535).optional(),
+  database: text('a database name').optional(),
+  user: text('a user name').optional(),
+  password: secretText().optional(),
+  ssl_mode: oneOf(['disable', 'require', 'verify-ca', 'verify-full']).optional(),
+  ssl_root_cert: text('a file path').optional(),
+  max_conns: wholeNumber(1, 10_000).optional(),
+  min_conns: wholeNumber(0, 10_000).optional(),
+  max_conn_lifetime: duration(1000).optional(),
+  quota_stripes: wholeNumber(1, 64).optional(),
+});
+
+export type RawDatabaseSection = z.output<typeof databaseSection>;
+
+/** The keys that only mean something for Postgres (given with driver sqlite → error). */
+export const POSTGRES_KEYS = [
+  'url',
+  'host',
+  'port',
+  'database',
+  'user',
+  'password',
+  'ssl_mode',
+  'ssl_root_cert',
+  'max_conns',
+  'min_conns',
+  'max_conn_lifetime',
+  'quota_stripes',
+] as const satisfies readonly (keyof RawDatabaseSection)[];
+
+export const SQLITE_KEYS = ['path', 'synchronous', 'busy_timeout'] as const satisfies readonly (keyof RawDatabaseSection)[];
+
+const schedule = {
+  interval: duration(10).optional(),
+  batch_size: wholeNumber(1, 10_000).optional(),
+  concurrency: wholeNumber(1, 256).optional(),
+};
+
+const workersSection = z.strictObject({
+  cleanup: z.strictObject({ ...schedule, claim_grace: duration(1000).optional(), max_attempts: wholeNumber(1, 1000).optional() }).optional(),
+  reaper: z.strictObject({ ...schedule, min_age: duration(1000).optional() }).optional(),
+  outbox: z.strictObject({ ...schedule, claim_grace: duration(1000).optional() }).optional(),
+  usage_flush: z.strictObject({ interval: duration(10).optional() }).optional(),
+  multipart_expiry: z.strictObject({ ...schedule, max_age: duration(60_000).optional() }).optional(),
+  reconcile: z.strictObject({ interval: duration(1000).optional() }).optional(),
+});
+
+const endpointSection = z.strictObject({
+  name: backendName,
+  url: z.unknown().transform((value, ctx) => {
+    if (typeof value === 'string') {
+      try {
+        const u = new URL(value);
+        if (u.protocol === 'http:' || u.protocol === 'https:') return value;
+      } catch {
+        // reported below
+      }
+    }
+    ctx.addIssue({ code: 'custom', message: `must be an http:// or https:// URL, got ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }),
+  secret: secretText().optional(),
+  timeout: duration(10).optional(),
+  max_attempts: wholeNumber(1, 1000).optional(),
+  events: z.array(oneOf(['ObjectCreated', 'ObjectRemoved'])).min(1, 'must list at least one event type').optional(),
+});
+
+export const configFile = z.strictObject({
+  database: databaseSection.optional(),
+  backends: z
+    .array(
+      z.strictObject({
+        name: backendName,
+        bytes_limit: byteSize().optional(),
+      }),
+    )
+    .optional(),
+  placement: oneOf(['pack', 'spread']).optional(),
+  workers: workersSection.optional(),
+  notifications: z
+    .strictObject({
+      source: text('a CloudEvents source such as "s3-orchestrator/eu-1"').optional(),
+      endpoints: z.array(endpointSection).optional(),
+    })
+    .optional(),
+  logging: z.strictObject({ level: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional() }).optional(),
+});
+
+export type RawConfig = z.output<typeof configFile>;

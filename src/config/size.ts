@@ -1,0 +1,42 @@
+/**
+ * Byte sizes as operators write them: a whole number of bytes, or a number with a binary
+ * (KiB, MiB, GiB, TiB, PiB) or decimal (KB, MB, GB, TB, PB) unit. Results must be whole bytes
+ * and exactly representable (at most Number.MAX_SAFE_INTEGER, about 8 PiB).
+ */
+const UNITS: Record<string, number> = {
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  pb: 1e15,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
+  pib: 2 ** 50,
+};
+
+export function parseSize(value: number | string): number | undefined {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
+  if (!m) return undefined;
+  const unit = UNITS[(m[2] || 'b').toLowerCase()];
+  if (unit === undefined) return undefined;
+  const bytes = Number(m[1]) * unit;
+  return Number.isSafeInteger(bytes) && bytes >= 0 ? bytes : undefined;
+}
+
+const BINARY = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'] as const;
+
+/** Human form for status output: 1536 → "1.5 KiB". */
+export function formatSize(bytes: number): string {
+  let v = Math.abs(bytes);
+  let i = 0;
+  while (v >= 1024 && i < BINARY.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  const text = i === 0 ? String(v) : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
+  return `${bytes < 0 ? '-' : ''}${text} ${BINARY[i]}`;
+}

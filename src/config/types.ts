@@ -1,0 +1,81 @@
+import type { Secret } from './secret.js';
+
+/** The resolved configuration: defaults applied, environment expanded, every rule checked. */
+export interface AppConfig {
+  readonly database: DatabaseConfig;
+  readonly backends: readonly BackendConfig[];
+  /** How a write chooses among backends with room: first in order (`pack`) or least full (`spread`). */
+  readonly placement: 'pack' | 'spread';
+  readonly workers: WorkersConfig;
+  readonly notifications: NotificationsConfig;
+  readonly logging: { readonly level: LogLevel };
+}
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export type DatabaseConfig = SqliteConfig | PostgresConfig;
+
+export interface SqliteConfig {
+  readonly driver: 'sqlite';
+  readonly path: string;
+  /** `full` survives power loss; `normal` may lose the last commits on power loss (never corrupts). */
+  readonly synchronous: 'full' | 'normal';
+  readonly busyTimeoutMs: number;
+}
+
+export type SslMode = 'disable' | 'require' | 'verify-ca' | 'verify-full';
+
+export interface PostgresConfig {
+  readonly driver: 'postgres';
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly user: string;
+  readonly password: Secret | undefined;
+  readonly sslMode: SslMode;
+  readonly sslRootCert: string | undefined;
+  readonly maxConns: number;
+  readonly minConns: number;
+  readonly maxConnLifetimeMs: number;
+  /** Stripes of the per-backend quota counters (escrow); more stripes, less contention between writers. */
+  readonly quotaStripes: number;
+}
+
+export interface BackendConfig {
+  readonly name: string;
+  /** 0 = unlimited. */
+  readonly bytesLimit: number;
+}
+
+export interface WorkerSchedule {
+  readonly intervalMs: number;
+  readonly batchSize: number;
+  readonly concurrency: number;
+}
+
+export interface WorkersConfig {
+  readonly cleanup: WorkerSchedule & { readonly claimGraceMs: number; readonly maxAttempts: number };
+  readonly reaper: WorkerSchedule & { readonly minAgeMs: number };
+  readonly outbox: WorkerSchedule & { readonly claimGraceMs: number };
+  readonly usageFlush: { readonly intervalMs: number };
+  readonly multipartExpiry: WorkerSchedule & { readonly maxAgeMs: number };
+  readonly reconcile: { readonly intervalMs: number };
+}
+
+export type EventType = 'ObjectCreated' | 'ObjectRemoved';
+
+export interface NotificationEndpoint {
+  readonly name: string;
+  readonly url: string;
+  readonly secret: Secret | undefined;
+  readonly timeoutMs: number;
+  /** Delivery attempts before the event is marked failed (kept for operators). */
+  readonly maxAttempts: number;
+  readonly events: readonly EventType[];
+}
+
+export interface NotificationsConfig {
+  /** CloudEvents `source` attribute. */
+  readonly source: string;
+  readonly endpoints: readonly NotificationEndpoint[];
+}
