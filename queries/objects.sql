@@ -1,0 +1,63 @@
+/* @name LockObjectKey */
+-- Serialises every transaction on one object key until commit. Namespace 1 of the two-int4 advisory
+-- key space is reserved for object keys; leader locks use the single-bigint space, so they never collide.
+SELECT pg_advisory_xact_lock(1, hashtext(:objectKey!)) AS "locked";
+
+/* @name LockObjectKeys */
+-- Many keys, locked in the order given (callers sort them), so two multi-key transactions cannot deadlock.
+SELECT count(pg_advisory_xact_lock(1, hashtext(t.k)))::int4 AS "locked!"
+FROM unnest(:objectKeys!::text[]) WITH ORDINALITY AS t (k, n);
+
+/* @name InsertCopy */
+INSERT INTO object_locations
+    (object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at)
+VALUES (:objectKey!, :backendName!, :storageKey!, :sizeBytes!, :etag!, :contentType!, :userMetadata!, :contentHash, :createdAt!);
+
+/* @name LookupCopies */
+SELECT object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at
+FROM object_locations
+WHERE object_key = :objectKey!
+ORDER BY backend_name;
+
+/* @name DeleteCopies */
+-- Removes every copy of a key and returns them: the caller credits quota and enqueues the bytes.
+DELETE FROM object_locations
+WHERE object_key = :objectKey!
+RETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at;
+
+/* @name DeleteCopiesOfKeys */
+DELETE FROM object_locations
+WHERE object_key = ANY (:objectKeys!::text[])
+RETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at;
+
+/* @name DeleteCopy */
+DELETE FROM object_locations
+WHERE object_key = :objectKey! AND backend_name = :backendName!
+RETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at;
+
+/* @name ListObjectsFrom */
+-- One row per key (a key with several copies appears once), keys >= :fromKey in byte order.
+SELECT DISTINCT ON (object_key) object_key, size_bytes, etag, created_at
+FROM object_locations
+WHERE object_key >= :fromKey!
+ORDER BY object_key, backend_name
+LIMIT :limit!;
+
+/* @name ListObjectsRange */
+-- As ListObjectsFrom, bounded above (exclusive): the keys under a prefix.
+SELECT DISTINCT ON (object_key) object_key, size_bytes, etag, created_at
+FROM object_locations
+WHERE object_key >= :fromKey! AND object_key < :toKey!
+ORDER BY object_key, backend_name
+LIMIT :limit!;
+
+/* @name SumCopiesByBackend */
+SELECT backend_name, coalesce(sum(size_bytes), 0)::int8 AS "bytes!", count(*)::int8 AS "copies!"
+FROM object_locations
+GROUP BY backend_name
+ORDER BY backend_name;
+
+/* @name SumCopiesOfBackend */
+SELECT coalesce(sum(size_bytes), 0)::int8 AS "bytes!"
+FROM object_locations
+WHERE backend_name = :backendName!;
