@@ -1,0 +1,85 @@
+import type * as Q from '../../core/generated/queries.js';
+import { ms, SqliteQueryContext, withDates } from './context.js';
+
+const OUTBOX_COLUMNS =
+  'id, event_id, event_type, payload, endpoint, attempts, next_retry, last_error, claimed_at, claimed_by, created_at, failed_at';
+const OUTBOX_DATES = ['next_retry', 'claimed_at', 'created_at', 'failed_at'];
+
+/** Mirror of queries/notifications.sql. */
+export class NotificationQueries extends SqliteQueryContext {
+  async insertOutboxEvents(p: Q.IInsertOutboxEventsParams): Promise<number> {
+    const n = p.eventIds.length;
+    if (p.eventTypes.length !== n || p.payloads.length !== n || p.endpoints.length !== n) throw new Error('insertOutboxEvents: arrays differ in length');
+    const insert = this.stmt(
+      `INSERT INTO notification_outbox (event_id, event_type, payload, endpoint, attempts, next_retry, created_at)
+       VALUES (?, ?, json(?), ?, 0, ?, ?)`,
+    );
+    const now = ms(p.now);
+    let changes = 0;
+    for (let i = 0; i < n; i++) changes += insert.run(p.eventIds[i], p.eventTypes[i], p.payloads[i], p.endpoints[i], now, now).changes;
+    return changes;
+  }
+
+  async claimOutbox(p: Q.IClaimOutboxParams): Promise<Q.IClaimOutboxResult[]> {
+    const rows = this.stmt(
+      `UPDATE notification_outbox SET claimed_at = @now, claimed_by = @worker, next_retry = @claimUntil
+       WHERE id IN (SELECT id FROM notification_outbox
+                    WHERE failed_at IS NULL AND next_retry <= @now ORDER BY next_retry, id LIMIT @limit)
+       RETURNING ${OUTBOX_COLUMNS}`,
+    ).all({ now: ms(p.now), worker: p.worker, claimUntil: ms(p.claimUntil), limit: p.limit });
+    return withDates(rows, ...OUTBOX_DATES);
+  }
+
+  async deleteOutboxEvent(p: Q.IDeleteOutboxEventParams): Promise<number> {
+    return this.stmt(`DELETE FROM notification_outbox WHERE id = ?`).run(p.id).changes;
+  }
+
+  async retryOutboxEvent(p: Q.IRetryOutboxEventParams): Promise<Q.IRetryOutboxEventResult[]> {
+    return this.stmt(
+      `UPDATE notification_outbox
+       SET attempts = attempts + 1, next_retry = ?, last_error = ?, claimed_at = NULL, claimed_by = NULL
+       WHERE id = ? AND claimed_by = ? RETURNING attempts`,
+    ).all(ms(p.nextRetry), p.lastError, p.id, p.worker) as Q.IRetryOutboxEventResult[];
+  }
+
+  async failOutboxEvent(p: Q.IFailOutboxEventParams): Promise<number> {
+    return this.stmt(
+      `UPDATE notification_outbox
+       SET attempts = attempts + 1, failed_at = ?, last_error = ?, claimed_at = NULL, claimed_by = NULL
+       WHERE id = ? AND claimed_by = ?`,
+    ).run(ms(p.now), p.lastError, p.id, p.worker).changes;
+  }
+
+  async listOutboxEvents(p: Q.IListOutboxEventsParams): Promise<Q.IListOutboxEventsResult[]> {
+    const failed = p.failed == null ? null : p.failed ? 1 : 0;
+    const rows = this.stmt(
+      `SELECT ${OUTBOX_COLUMNS} FROM notification_outbox
+       WHERE (@failed IS NULL OR (failed_at IS NOT NULL) = @failed) AND id > @afterId ORDER BY id LIMIT @limit`,
+    ).all({ failed, afterId: p.afterId, limit: p.limit });
+    return withDates(rows, ...OUTBOX_DATES);
+  }
+
+  async requeueFailedOutbox(p: Q.IRequeueFailedOutboxParams): Promise<Q.IRequeueFailedOutboxResult[]> {
+    return this.stmt(
+      `UPDATE notification_outbox
+       SET failed_at = NULL, attempts = 0, next_retry = @now, claimed_at = NULL, claimed_by = NULL
+       WHERE failed_at IS NOT NULL AND (@id IS NULL OR id = @id) RETURNING id`,
+    ).all({ now: ms(p.now), id: p.id ?? null }) as Q.IRequeueFailedOutboxResult[];
+  }
+
+  async purgeFailedOutbox(p: Q.IPurgeFailedOutboxParams): Promise<Q.IPurgeFailedOutboxResult[]> {
+    return this.stmt(`DELETE FROM notification_outbox WHERE failed_at IS NOT NULL AND (@id IS NULL OR id = @id) RETURNING id`).all({
+      id: p.id ?? null,
+    }) as Q.IPurgeFailedOutboxResult[];
+  }
+
+  async outboxSummary(): Promise<Q.IOutboxSummaryResult[]> {
+    const rows = this.stmt(
+      `SELECT count(*) FILTER (WHERE failed_at IS NULL) AS pending,
+              count(*) FILTER (WHERE failed_at IS NOT NULL) AS failed,
+              min(created_at) FILTER (WHERE failed_at IS NULL) AS oldest_pending
+       FROM notification_outbox`,
+    ).all();
+    return withDates(rows, 'oldest_pending');
+  }
+}

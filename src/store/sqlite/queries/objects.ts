@@ -1,0 +1,89 @@
+import type * as Q from '../../core/generated/queries.js';
+import { ms, SqliteQueryContext, withDates, withExact } from './context.js';
+
+const COPY_COLUMNS = 'object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at';
+
+/** Mirror of queries/objects.sql. */
+export class ObjectQueries extends SqliteQueryContext {
+  /** Transactions are already serialised (one writer): there is nothing to lock. */
+  async lockObjectKey(_p: Q.ILockObjectKeyParams): Promise<Q.ILockObjectKeyResult[]> {
+    return [{ locked: null }];
+  }
+
+  async lockObjectKeys(p: Q.ILockObjectKeysParams): Promise<Q.ILockObjectKeysResult[]> {
+    return [{ locked: p.objectKeys.length }];
+  }
+
+  async insertCopy(p: Q.IInsertCopyParams): Promise<number> {
+    return this.stmt(`INSERT INTO object_locations (${COPY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+      p.objectKey,
+      p.backendName,
+      p.storageKey,
+      p.sizeBytes,
+      p.etag,
+      p.contentType,
+      p.userMetadata,
+      p.contentHash ?? null,
+      ms(p.createdAt),
+    ).changes;
+  }
+
+  async lookupCopies(p: Q.ILookupCopiesParams): Promise<Q.ILookupCopiesResult[]> {
+    const rows = this.stmt(`SELECT ${COPY_COLUMNS} FROM object_locations WHERE object_key = ? ORDER BY backend_name`).all(p.objectKey);
+    return withDates(rows, 'created_at');
+  }
+
+  async deleteCopies(p: Q.IDeleteCopiesParams): Promise<Q.IDeleteCopiesResult[]> {
+    const rows = this.stmt(`DELETE FROM object_locations WHERE object_key = ? RETURNING ${COPY_COLUMNS}`).all(p.objectKey);
+    return withDates(rows, 'created_at');
+  }
+
+  /** Postgres binds the keys as an array; SQLite reads them from a bound JSON array (never string-built SQL). */
+  async deleteCopiesOfKeys(p: Q.IDeleteCopiesOfKeysParams): Promise<Q.IDeleteCopiesOfKeysResult[]> {
+    const rows = this.stmt(
+      `DELETE FROM object_locations WHERE object_key IN (SELECT value FROM json_each(?)) RETURNING ${COPY_COLUMNS}`,
+    ).all(JSON.stringify(p.objectKeys));
+    return withDates(rows, 'created_at');
+  }
+
+  async deleteCopy(p: Q.IDeleteCopyParams): Promise<Q.IDeleteCopyResult[]> {
+    const rows = this.stmt(`DELETE FROM object_locations WHERE object_key = ? AND backend_name = ? RETURNING ${COPY_COLUMNS}`).all(
+      p.objectKey,
+      p.backendName,
+    );
+    return withDates(rows, 'created_at');
+  }
+
+  // One row per key: SQLite takes the bare columns from the row that min() picked, the same row
+  // Postgres' DISTINCT ON ... ORDER BY object_key, backend_name keeps.
+  async listObjectsFrom(p: Q.IListObjectsFromParams): Promise<Q.IListObjectsFromResult[]> {
+    const rows = this.stmt(
+      `SELECT object_key, size_bytes, etag, created_at, min(backend_name) AS first_backend
+       FROM object_locations WHERE object_key >= ? GROUP BY object_key ORDER BY object_key LIMIT ?`,
+    ).all(p.fromKey, p.limit);
+    return withDates(rows, 'created_at');
+  }
+
+  async listObjectsRange(p: Q.IListObjectsRangeParams): Promise<Q.IListObjectsRangeResult[]> {
+    const rows = this.stmt(
+      `SELECT object_key, size_bytes, etag, created_at, min(backend_name) AS first_backend
+       FROM object_locations WHERE object_key >= ? AND object_key < ? GROUP BY object_key ORDER BY object_key LIMIT ?`,
+    ).all(p.fromKey, p.toKey, p.limit);
+    return withDates(rows, 'created_at');
+  }
+
+  async sumCopiesByBackend(): Promise<Q.ISumCopiesByBackendResult[]> {
+    const rows = this.stmt(
+      `SELECT backend_name, coalesce(sum(size_bytes), 0) AS bytes, count(*) AS copies
+       FROM object_locations GROUP BY backend_name ORDER BY backend_name`,
+    ).all() as Q.ISumCopiesByBackendResult[];
+    return withExact(rows, 'bytes');
+  }
+
+  async sumCopiesOfBackend(p: Q.ISumCopiesOfBackendParams): Promise<Q.ISumCopiesOfBackendResult[]> {
+    const rows = this.stmt(`SELECT coalesce(sum(size_bytes), 0) AS bytes FROM object_locations WHERE backend_name = ?`).all(
+      p.backendName,
+    ) as Q.ISumCopiesOfBackendResult[];
+    return withExact(rows, 'bytes');
+  }
+}

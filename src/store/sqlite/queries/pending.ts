@@ -1,0 +1,52 @@
+import type * as Q from '../../core/generated/queries.js';
+import { ms, SqliteQueryContext, withDates, withExact } from './context.js';
+
+const INTENT_COLUMNS =
+  'intent_id, kind, object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, upload_id, part_number, created_at';
+
+/** Mirror of queries/pending.sql. */
+export class PendingQueries extends SqliteQueryContext {
+  async insertIntent(p: Q.IInsertIntentParams): Promise<number> {
+    return this.stmt(`INSERT INTO pending_objects (${INTENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+      p.intentId,
+      p.kind,
+      p.objectKey,
+      p.backendName,
+      p.storageKey,
+      p.sizeBytes,
+      p.etag ?? null,
+      p.contentType,
+      p.userMetadata,
+      p.contentHash ?? null,
+      p.uploadId ?? null,
+      p.partNumber ?? null,
+      ms(p.createdAt),
+    ).changes;
+  }
+
+  async deleteIntent(p: Q.IDeleteIntentParams): Promise<Q.IDeleteIntentResult[]> {
+    return withDates(this.stmt(`DELETE FROM pending_objects WHERE intent_id = ? RETURNING ${INTENT_COLUMNS}`).all(p.intentId), 'created_at');
+  }
+
+  async getIntent(p: Q.IGetIntentParams): Promise<Q.IGetIntentResult[]> {
+    return withDates(this.stmt(`SELECT ${INTENT_COLUMNS} FROM pending_objects WHERE intent_id = ?`).all(p.intentId), 'created_at');
+  }
+
+  async listIntentsCreatedBefore(p: Q.IListIntentsCreatedBeforeParams): Promise<Q.IListIntentsCreatedBeforeResult[]> {
+    const rows = this.stmt(
+      `SELECT ${INTENT_COLUMNS} FROM pending_objects WHERE created_at < ? ORDER BY created_at, intent_id LIMIT ?`,
+    ).all(ms(p.cutoff), p.limit);
+    return withDates(rows, 'created_at');
+  }
+
+  async intentSummary(): Promise<Q.IIntentSummaryResult[]> {
+    return withDates(this.stmt(`SELECT count(*) AS count, min(created_at) AS oldest FROM pending_objects`).all(), 'oldest');
+  }
+
+  async sumIntentsByBackend(): Promise<Q.ISumIntentsByBackendResult[]> {
+    const rows = this.stmt(
+      `SELECT backend_name, coalesce(sum(size_bytes), 0) AS bytes FROM pending_objects GROUP BY backend_name ORDER BY backend_name`,
+    ).all() as Q.ISumIntentsByBackendResult[];
+    return withExact(rows, 'bytes');
+  }
+}
