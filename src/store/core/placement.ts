@@ -1,0 +1,33 @@
+import { InvalidArgumentError } from './errors.js';
+import type { BackendQuota } from './types.js';
+
+/**
+ * The order in which a write tries backends (spec §6, choose backend). `pack` keeps the caller's order;
+ * `spread` prefers the least full, counting orphan and in-flight bytes, with unlimited backends as
+ * empty. Backends without room are left out. This reading is advisory: the admission that follows is
+ * the strict check, and a refused admission moves on to the next backend.
+ */
+export function placementOrder(
+  totals: readonly BackendQuota[],
+  candidates: readonly string[],
+  sizeBytes: number,
+  placement: 'pack' | 'spread',
+): string[] {
+  const byName = new Map(totals.map((t) => [t.backendName, t]));
+  const unknown = candidates.filter((c) => !byName.has(c));
+  if (unknown.length > 0) throw new InvalidArgumentError('backend', `unknown backend ${unknown.map((u) => JSON.stringify(u)).join(', ')}`);
+  const withRoom = candidates.filter((c) => hasRoom(byName.get(c)!, sizeBytes));
+  if (placement === 'pack') return withRoom;
+  return withRoom
+    .map((name, index) => ({ name, index, fill: fillRatio(byName.get(name)!) }))
+    .sort((a, b) => a.fill - b.fill || a.index - b.index)
+    .map((c) => c.name);
+}
+
+export function hasRoom(q: BackendQuota, sizeBytes: number): boolean {
+  return q.bytesLimit === 0 || q.bytesUsed + q.orphanBytes + q.inflightBytes + sizeBytes <= q.bytesLimit;
+}
+
+export function fillRatio(q: BackendQuota): number {
+  return q.bytesLimit === 0 ? 0 : (q.bytesUsed + q.orphanBytes + q.inflightBytes) / q.bytesLimit;
+}

@@ -1,0 +1,170 @@
+/** Domain types of the metadata store's public API (documented in docs/store-api.md). */
+
+export type UserMetadata = Readonly<Record<string, string>>;
+
+/** One stored instance of an object on one backend. */
+export interface ObjectCopy {
+  readonly objectKey: string;
+  readonly backendName: string;
+  readonly storageKey: string;
+  readonly sizeBytes: number;
+  readonly etag: string;
+  readonly contentType: string;
+  readonly userMetadata: UserMetadata;
+  readonly contentHash: string | null;
+  /** When this version of the object was committed (copies of one version share it). */
+  readonly createdAt: Date;
+}
+
+/** What HEAD answers: the object's identity and where its copies are. */
+export interface ObjectInfo {
+  readonly objectKey: string;
+  readonly sizeBytes: number;
+  readonly etag: string;
+  readonly contentType: string;
+  readonly userMetadata: UserMetadata;
+  readonly contentHash: string | null;
+  readonly createdAt: Date;
+  readonly copies: readonly ObjectCopy[];
+}
+
+export type IntentKind = 'write' | 'copy' | 'part';
+
+/** An admitted write whose bytes may be (or are being) written at `storageKey`, not yet committed. */
+export interface WriteIntent {
+  readonly intentId: string;
+  readonly kind: IntentKind;
+  readonly objectKey: string;
+  readonly backendName: string;
+  readonly storageKey: string;
+  readonly sizeBytes: number;
+  readonly etag: string | null;
+  readonly contentType: string;
+  readonly userMetadata: UserMetadata;
+  readonly contentHash: string | null;
+  readonly uploadId: string | null;
+  readonly partNumber: number | null;
+  readonly createdAt: Date;
+}
+
+export interface CommitResult {
+  readonly copy: ObjectCopy;
+  /** The copies the write replaced; their bytes are queued for deletion. */
+  readonly displaced: readonly ObjectCopy[];
+}
+
+export interface ListObjectsInput {
+  readonly prefix?: string;
+  readonly delimiter?: string;
+  readonly startAfter?: string;
+  readonly continuationToken?: string;
+  /** 0..1000, default 1000. */
+  readonly maxKeys?: number;
+}
+
+export interface ListedObject {
+  readonly objectKey: string;
+  readonly sizeBytes: number;
+  readonly etag: string;
+  readonly createdAt: Date;
+}
+
+export interface ListObjectsResult {
+  readonly objects: readonly ListedObject[];
+  readonly commonPrefixes: readonly string[];
+  readonly isTruncated: boolean;
+  readonly nextContinuationToken: string | undefined;
+}
+
+export interface BackendQuota {
+  readonly backendName: string;
+  /** 0 = unlimited. */
+  readonly bytesLimit: number;
+  readonly bytesUsed: number;
+  readonly orphanBytes: number;
+  readonly inflightBytes: number;
+  /** Room left for new writes (Infinity when unlimited; negative when the limit was lowered below use). */
+  readonly freeBytes: number;
+  readonly stripes: number;
+  readonly updatedAt: Date;
+}
+
+export interface MultipartUpload {
+  readonly uploadId: string;
+  readonly objectKey: string;
+  readonly backendName: string;
+  readonly storageKey: string;
+  readonly contentType: string;
+  readonly userMetadata: UserMetadata;
+  readonly createdAt: Date;
+}
+
+export interface UploadPart {
+  readonly uploadId: string;
+  readonly partNumber: number;
+  readonly etag: string;
+  readonly sizeBytes: number;
+  readonly storageKey: string;
+  readonly createdAt: Date;
+}
+
+export interface CleanupTask {
+  readonly id: number;
+  readonly backendName: string;
+  readonly storageKey: string;
+  readonly objectKey: string;
+  readonly reason: string;
+  readonly sizeBytes: number;
+  readonly attempts: number;
+  readonly nextRetry: Date;
+  readonly lastError: string | null;
+  readonly claimedAt: Date | null;
+  readonly claimedBy: string | null;
+  readonly createdAt: Date;
+}
+
+export interface DeadLetter {
+  readonly id: number;
+  readonly originalId: number;
+  readonly backendName: string;
+  readonly storageKey: string;
+  readonly objectKey: string;
+  readonly reason: string;
+  readonly sizeBytes: number;
+  readonly attempts: number;
+  readonly lastError: string | null;
+  readonly firstEnqueuedAt: Date;
+  readonly movedAt: Date;
+}
+
+export type EventType = 'ObjectCreated' | 'ObjectRemoved';
+
+export interface OutboxEvent {
+  readonly id: number;
+  readonly eventId: string;
+  readonly eventType: EventType;
+  readonly payload: Readonly<Record<string, unknown>>;
+  readonly endpoint: string;
+  readonly attempts: number;
+  readonly nextRetry: Date;
+  readonly lastError: string | null;
+  readonly claimedAt: Date | null;
+  readonly claimedBy: string | null;
+  readonly createdAt: Date;
+  /** Set when the endpoint's retry budget ran out; such events wait for an operator. */
+  readonly failedAt: Date | null;
+}
+
+export interface UsageDelta {
+  readonly apiRequests?: number;
+  readonly egressBytes?: number;
+  readonly ingressBytes?: number;
+}
+
+export interface BackendUsage {
+  readonly backendName: string;
+  readonly period: string;
+  readonly apiRequests: number;
+  readonly egressBytes: number;
+  readonly ingressBytes: number;
+}

@@ -1,0 +1,55 @@
+import type { AppConfig } from '../config/types.js';
+import type { Logger } from '../logging.js';
+import { silentLogger } from '../logging.js';
+import type { Clock } from './core/clock.js';
+import type { Database } from './core/database.js';
+import { MetadataStore } from './core/store.js';
+import { PostgresDatabase } from './postgres/database.js';
+import type { MigrationProgress } from './postgres/migrations.js';
+import { SqliteDatabase } from './sqlite/database.js';
+
+export interface OpenStoreOptions {
+  /**
+   * `serve` (default): this process is an instance; SQLite takes the single-instance lock, and the
+   * schema or pending migrations are applied. `inspect`: an operator command next to a running
+   * instance; nothing is migrated on Postgres, and a newer database is still refused.
+   */
+  readonly role?: 'serve' | 'inspect';
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+  readonly migrationProgress?: MigrationProgress;
+  /** Upsert the configured quota limits (default true for `serve`). */
+  readonly syncQuota?: boolean;
+}
+
+/** Opens the engine the config names and applies its schema; the composition root of the store. */
+export async function openDatabase(config: AppConfig, options: OpenStoreOptions = {}): Promise<Database> {
+  const role = options.role ?? 'serve';
+  const logger = options.logger ?? silentLogger;
+  if (config.database.driver === 'sqlite') return SqliteDatabase.open(config.database, { role });
+  return PostgresDatabase.open(config.database, {
+    schema: role === 'serve' ? 'apply' : 'inspect',
+    logger,
+    ...(options.migrationProgress ? { migrationProgress: options.migrationProgress } : {}),
+  });
+}
+
+export async function openStore(config: AppConfig, options: OpenStoreOptions = {}): Promise<MetadataStore> {
+  const db = await openDatabase(config, options);
+  const store = new MetadataStore(db, {
+    backends: config.backends,
+    placement: config.placement,
+    quotaStripes: config.database.driver === 'postgres' ? config.database.quotaStripes : 1,
+    notificationTargets: config.notifications.endpoints.map((e) => ({ name: e.name, events: e.events })),
+    cleanupMaxAttempts: config.workers.cleanup.maxAttempts,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
+  try {
+    if (options.syncQuota ?? (options.role ?? 'serve') === 'serve') await store.quota.syncLimits();
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+  return store;
+}
