@@ -10,7 +10,6 @@ import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { parse as parseConnectionString } from 'pg-connection-string';
 
 export interface ServerConnection {
   readonly host: string;
@@ -34,13 +33,14 @@ export function environmentNamesServer(env: NodeJS.ProcessEnv = process.env): bo
 
 export function connectionFromEnvironment(env: NodeJS.ProcessEnv = process.env): ServerConnection {
   if (env.DATABASE_URL) {
-    const p = parseConnectionString(env.DATABASE_URL);
+    const url = new URL(env.DATABASE_URL);
+    const user = url.username ? decodeURIComponent(url.username) : userInfo().username;
     return {
-      host: p.host ?? 'localhost',
-      port: Number(p.port ?? 5432),
-      user: p.user ?? userInfo().username,
-      password: p.password ?? undefined,
-      database: p.database ?? p.user ?? 'postgres',
+      host: url.hostname || 'localhost',
+      port: Number(url.port || 5432),
+      user,
+      password: url.password ? decodeURIComponent(url.password) : undefined,
+      database: decodeURIComponent(url.pathname.replace(/^\//, '')) || user,
     };
   }
   const user = env.PGUSER ?? userInfo().username;

@@ -60,7 +60,8 @@ export function expandString(text: string, path: string, env: NodeJS.ProcessEnv,
     const sep = body.indexOf(':-');
     const name = sep >= 0 ? body.slice(0, sep) : body;
     if (!NAME.test(name)) {
-      issues.push({ path, message: `"\${${body}}" is not a valid variable reference (expected \${NAME} or \${NAME:-default})` });
+      // The text is not echoed: this may be a password that happens to contain "${".
+      issues.push({ path, message: 'contains an invalid ${...} reference (expected ${NAME} or ${NAME:-default}; write $$ for a literal $)' });
       return text;
     }
     const found = env[name];

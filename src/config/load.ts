@@ -14,12 +14,50 @@ export function parseConfigText(text: string, env: NodeJS.ProcessEnv = process.e
     throw new ConfigError(
       doc.errors.map((e) => ({
         path: '',
-        message: `YAML syntax error${e.linePos ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : ''}: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
+        message: `YAML syntax error${e.linePos ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : ''}: ${describeYamlError(e.code)}`,
       })),
       source,
     );
   }
-  return resolveConfig(doc.toJS(), env, source);
+  let document: unknown;
+  try {
+    document = doc.toJS();
+  } catch {
+    // yaml's message quotes the alias name, which may be a password written unquoted as *...
+    throw new ConfigError([{ path: '', message: `YAML error: an alias (*name) refers to no anchor; ${QUOTE_HINT}` }], source);
+  }
+  return resolveConfig(document, env, source);
+}
+
+const QUOTE_HINT = 'quote values that start with * & ! | > % @ or a backtick';
+
+/**
+ * YAML errors are described from their code, never by quoting the source: the offending text may
+ * be a password (an unquoted "|secret" is a block scalar header; "*secret" an alias).
+ */
+function describeYamlError(code: string): string {
+  switch (code) {
+    case 'DUPLICATE_KEY':
+      return 'a key appears twice in the same mapping';
+    case 'BAD_INDENT':
+    case 'TAB_AS_INDENT':
+      return 'bad indentation (use spaces, and indent nested settings consistently)';
+    case 'BLOCK_AS_IMPLICIT_KEY':
+    case 'MULTILINE_IMPLICIT_KEY':
+      return 'a key is missing its colon or spans lines';
+    case 'BAD_SCALAR_START':
+    case 'UNEXPECTED_TOKEN':
+    case 'BAD_ALIAS':
+    case 'ALIAS_PROPS':
+    case 'BAD_PROP_ORDER':
+      return `unexpected character; ${QUOTE_HINT}`;
+    case 'MISSING_CHAR':
+      return 'a quote or bracket is not closed';
+    case 'MULTIPLE_DOCS':
+      return 'the file holds more than one YAML document';
+    default:
+      return `${code.toLowerCase().replace(/_/g, ' ')}; ${QUOTE_HINT}`;
+  }
 }
 
 /**

@@ -1,9 +1,9 @@
-import { parse as parseConnectionString } from 'pg-connection-string';
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../store/core/errors.js';
 import { expandEnvironment } from './expand-env.js';
 import { show } from './fields.js';
 import { configFile, databaseSection, POSTGRES_KEYS, SQLITE_KEYS, type RawConfig, type RawDatabaseSection } from './schema.js';
+import { redactUrl } from './redact-url.js';
 import { Secret } from './secret.js';
 import type { AppConfig, DatabaseConfig, NotificationEndpoint, SslMode, WorkersConfig } from './types.js';
 
@@ -83,8 +83,9 @@ function resolveDatabase(raw: unknown, env: NodeJS.ProcessEnv, issues: ConfigIss
   }
   const fromUrl = urlText === undefined ? undefined : parsePostgresUrl(urlText, urlPath, issues);
 
+  // Presence decides, not validity: a host or URL that is there but wrong is still a postgres setup.
   // With an invalid driver value, the remaining rules are still checked for the inferred one.
-  const inferred = f.host !== undefined || fromUrl?.host ? 'postgres' : 'sqlite';
+  const inferred = given.host != null || urlText !== undefined ? 'postgres' : 'sqlite';
   const driver = f.driver ?? inferred;
 
   if (driver === 'sqlite') {
@@ -92,7 +93,7 @@ function resolveDatabase(raw: unknown, env: NodeJS.ProcessEnv, issues: ConfigIss
       if (given[key] !== undefined && given[key] !== null) {
         issues.push({
           path: `database.${key}`,
-          message: `is a postgres setting, but database.driver is ${f.driver ? '"sqlite"' : 'sqlite (inferred: no host is set)'}; remove it or set driver: postgres`,
+          message: `is a postgres setting, but database.driver is ${f.driver ? '"sqlite"' : 'sqlite (inferred: no host or url is set)'}; remove it or set driver: postgres`,
         });
       }
     }
@@ -127,7 +128,9 @@ function resolveDatabase(raw: unknown, env: NodeJS.ProcessEnv, issues: ConfigIss
 
   const maxConns = f.max_conns ?? 10;
   const minConns = f.min_conns ?? 0;
-  if (f.min_conns !== undefined && minConns > maxConns) {
+  // Compared only with a max_conns that is valid or defaulted: an invalid one is reported on its own.
+  const maxConnsUsable = f.max_conns !== undefined || given.max_conns == null;
+  if (f.min_conns !== undefined && maxConnsUsable && minConns > maxConns) {
     issues.push({
       path: 'database.min_conns',
       message: `${minConns} is greater than database.max_conns: ${maxConns}${f.max_conns === undefined ? ' (the default)' : ''}`,
@@ -160,31 +163,43 @@ interface UrlParts {
   sslRootCert?: string;
 }
 
-/** Parses a postgres:// URL. Messages show it with the password replaced, never the password itself. */
+/**
+ * Parses a postgres:// URL with the WHATWG URL parser (host, port, user, password, database, and the
+ * sslmode / sslrootcert query parameters). Messages show it with the password replaced, never the
+ * password itself.
+ */
 function parsePostgresUrl(text: string, path: string, issues: ConfigIssue[]): UrlParts | undefined {
   const shown = redactUrl(text);
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    issues.push({ path, message: `is not a valid URL: ${shown}` });
+    issues.push({ path, message: `is not a valid URL (a port must be 1-65535): ${shown}` });
     return undefined;
   }
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
     issues.push({ path, message: `must start with postgres:// or postgresql://, got ${shown}` });
     return undefined;
   }
-  const parts = parseConnectionString(text);
   const out: UrlParts = {};
-  if (parts.host) out.host = parts.host;
-  if (parts.port) {
-    const port = Number(parts.port);
-    if (!Number.isInteger(port) || port < 1 || port > 65535) issues.push({ path, message: `has an invalid port in ${shown}` });
+  const decode = (value: string) => {
+    try {
+      return decodeURIComponent(value);
+    } catch {
+      issues.push({ path, message: `has a malformed %-escape: ${shown}` });
+      return undefined;
+    }
+  };
+  if (url.hostname) out.host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  if (url.port) {
+    const port = Number(url.port);
+    if (port < 1) issues.push({ path, message: `has an invalid port in ${shown}` });
     else out.port = port;
   }
-  if (parts.database) out.database = parts.database;
-  if (parts.user) out.user = parts.user;
-  if (parts.password) out.password = parts.password;
+  const database = url.pathname.replace(/^\//, '');
+  if (database) out.database = decode(database);
+  if (url.username) out.user = decode(url.username);
+  if (url.password) out.password = decode(url.password);
   const sslmode = url.searchParams.get('sslmode');
   if (sslmode !== null) {
     if (sslmode === 'disable' || sslmode === 'require' || sslmode === 'verify-ca' || sslmode === 'verify-full') out.sslMode = sslmode;
@@ -193,18 +208,6 @@ function parsePostgresUrl(text: string, path: string, issues: ConfigIssue[]): Ur
   const rootCert = url.searchParams.get('sslrootcert');
   if (rootCert) out.sslRootCert = rootCert;
   return out;
-}
-
-/** `postgres://app:s3cret@db/x` → `postgres://app:[redacted]@db/x`. */
-export function redactUrl(text: string): string {
-  try {
-    const url = new URL(text);
-    if (url.password) url.password = '[redacted]';
-    return url.toString().replace('%5Bredacted%5D', '[redacted]');
-  } catch {
-    // Not parseable: we cannot tell which part is the password, so show none of it.
-    return '(unparseable URL, not shown)';
-  }
 }
 
 function resolveEndpoints(file: Omit<RawConfig, 'database'>): NotificationEndpoint[] {
@@ -285,3 +288,5 @@ function joinPath(prefix: string, path: readonly PropertyKey[]): string {
   }
   return out;
 }
+
+export { redactUrl };

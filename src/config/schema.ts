@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { redactUrl } from './redact-url.js';
 import { byteSize, duration, oneOf, secretText, text, wholeNumber } from './fields.js';
 
 /**
@@ -87,7 +88,7 @@ const endpointSection = z.strictObject({
         // reported below
       }
     }
-    ctx.addIssue({ code: 'custom', message: `must be an http:// or https:// URL, got ${JSON.stringify(value)}` });
+    ctx.addIssue({ code: 'custom', message: `must be an http:// or https:// URL, got ${typeof value === 'string' ? redactUrl(value) : typeof value}` });
     return z.NEVER;
   }),
   secret: secretText().optional(),

@@ -19,12 +19,17 @@ const UNITS: Record<string, number> = {
 
 export function parseSize(value: number | string): number | undefined {
   if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
+  const m = /^\s*(\d+)(?:\.(\d+))?\s*([a-z]*)\s*$/i.exec(value);
   if (!m) return undefined;
-  const unit = UNITS[(m[2] || 'b').toLowerCase()];
+  const unit = UNITS[(m[3] || 'b').toLowerCase()];
   if (unit === undefined) return undefined;
-  const bytes = Number(m[1]) * unit;
-  return Number.isSafeInteger(bytes) && bytes >= 0 ? bytes : undefined;
+  // Exact decimal arithmetic: 4.1 * 1e6 is 4099999.9999999995 in floating point.
+  const fraction = m[2] ?? '';
+  const scaled = BigInt(m[1]! + fraction) * BigInt(unit);
+  const divisor = 10n ** BigInt(fraction.length);
+  if (scaled % divisor !== 0n) return undefined; // not a whole number of bytes
+  const bytes = scaled / divisor;
+  return bytes <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(bytes) : undefined;
 }
 
 const BINARY = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'] as const;
@@ -33,10 +38,15 @@ const BINARY = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'] as const;
 export function formatSize(bytes: number): string {
   let v = Math.abs(bytes);
   let i = 0;
-  while (v >= 1024 && i < BINARY.length - 1) {
+  while (i < BINARY.length - 1 && (v >= 1024 || Number(rounded(v)) >= 1024)) {
     v /= 1024;
     i++;
   }
-  const text = i === 0 ? String(v) : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
+  const text = i === 0 ? String(v) : rounded(v).replace(/\.0+$|(\.\d*?)0+$/, '$1');
   return `${bytes < 0 ? '-' : ''}${text} ${BINARY[i]}`;
+}
+
+/** Three significant digits or so: 1.23, 12.3, 123. */
+function rounded(v: number): string {
+  return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
 }
