@@ -2,6 +2,7 @@ import { CLEANUP_BACKOFF, backoffMs } from './backoff.js';
 import type { StoreContext } from './context.js';
 import { InvalidArgumentError } from './errors.js';
 import { LedgerChanges } from './ledger-changes.js';
+import { validateCursor, validateLimit } from './object-input.js';
 import { toCleanupTask, toDeadLetter } from './rows.js';
 import type { CleanupTask, DeadLetter } from './types.js';
 
@@ -30,6 +31,9 @@ export class CleanupQueue {
    * completed within `graceMs` (a worker that died) comes due again and is taken over.
    */
   async claim(worker: string, limit: number, graceMs: number): Promise<CleanupTask[]> {
+    validateWorker(worker);
+    validateLimit(limit);
+    validateCursor(graceMs, 'graceMs');
     const now = this.ctx.clock.now();
     const rows = await this.ctx.db.transaction((q) => q.claimCleanup({ now, claimUntil: new Date(now.getTime() + graceMs), worker, limit }));
     return rows.map(toCleanupTask).sort((a, b) => a.id - b.id);
@@ -68,14 +72,14 @@ export class CleanupQueue {
 
   async list(options: { backendName?: string; afterId?: number; limit?: number } = {}): Promise<CleanupTask[]> {
     const rows = await this.ctx.db.read((q) =>
-      q.listCleanupRows({ backendName: options.backendName ?? null, afterId: options.afterId ?? 0, limit: pageSize(options.limit) }),
+      q.listCleanupRows({ backendName: options.backendName ?? null, afterId: validateCursor(options.afterId ?? 0, 'afterId'), limit: pageSize(options.limit) }),
     );
     return rows.map(toCleanupTask);
   }
 
   async listDeadLetters(options: { backendName?: string; afterId?: number; limit?: number } = {}): Promise<DeadLetter[]> {
     const rows = await this.ctx.db.read((q) =>
-      q.listDlqRows({ backendName: options.backendName ?? null, afterId: options.afterId ?? 0, limit: pageSize(options.limit) }),
+      q.listDlqRows({ backendName: options.backendName ?? null, afterId: validateCursor(options.afterId ?? 0, 'afterId'), limit: pageSize(options.limit) }),
     );
     return rows.map(toDeadLetter);
   }
@@ -136,7 +140,10 @@ function toFilter(selector: DeadLetterSelector): { id: number | null; backendNam
 }
 
 export function pageSize(limit: number | undefined): number {
-  const n = limit ?? 100;
-  if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new InvalidArgumentError('limit', 'must be a whole number from 1 to 10000');
-  return n;
+  return validateLimit(limit ?? 100);
+}
+
+export function validateWorker(worker: unknown): string {
+  if (typeof worker !== 'string' || worker.length === 0 || worker.length > 200) throw new InvalidArgumentError('worker', 'must be a worker name of 1-200 characters');
+  return worker;
 }

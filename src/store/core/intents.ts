@@ -1,6 +1,6 @@
 import type { StoreContext } from './context.js';
 import type { TxQueries } from './generated/queries.js';
-import { validateEtag } from './object-input.js';
+import { validateDate, validateEtag, validateLimit } from './object-input.js';
 import { LedgerChanges } from './ledger-changes.js';
 import { commitPartInTx } from './multipart.js';
 import { cleanupItem, commitCopyInTx } from './objects.js';
@@ -34,6 +34,8 @@ export class IntentOperations {
 
   /** Intents created before `cutoff`, oldest first. */
   async listOlderThan(cutoff: Date, limit: number): Promise<WriteIntent[]> {
+    validateDate(cutoff, 'cutoff');
+    validateLimit(limit);
     const rows = await this.ctx.db.read((q) => q.listIntentsCreatedBefore({ cutoff, limit }));
     return rows.map(toIntent);
   }

@@ -4,7 +4,7 @@ import type { IGetIntentResult, TxQueries } from './generated/queries.js';
 import { compareKeys, newId, prefixEnd, storageKeyFor, validateKeyFragment, validateObjectKey, validateSize } from './keys.js';
 import { LedgerChanges } from './ledger-changes.js';
 import { multipartEtag } from './multipart-etag.js';
-import { validateContentType, validateEtag, validateUserMetadata } from './object-input.js';
+import { validateContentType, validateCursor, validateDate, validateEtag, validateLimit, validateUserMetadata } from './object-input.js';
 import { cleanupItem, type IntentRef } from './objects.js';
 import { placementOrder } from './placement.js';
 import type { QuotaLedger } from './quota.js';
@@ -79,10 +79,10 @@ export class MultipartOperations {
   async beginPart(input: { uploadId: string; partNumber: number; sizeBytes: number }): Promise<WriteIntent> {
     const partNumber = validatePartNumber(input.partNumber);
     const sizeBytes = validateSize(input.sizeBytes);
-    return this.ctx.db.transaction(async (q) => {
+    return this.quota.withAdmission(async (q, admit) => {
       const [upload] = await q.getUpload({ uploadId: input.uploadId });
       if (!upload) throw new NotFoundError('upload', input.uploadId);
-      await this.quota.admit(q, upload.backend_name, sizeBytes);
+      await admit(upload.backend_name, sizeBytes);
       const intentId = newId();
       const row = {
         intentId,
@@ -126,12 +126,12 @@ export class MultipartOperations {
   }
 
   async listParts(uploadId: string, options: { afterPart?: number; maxParts?: number } = {}): Promise<{ parts: UploadPart[]; isTruncated: boolean }> {
-    const maxParts = options.maxParts ?? 1000;
-    if (!Number.isInteger(maxParts) || maxParts < 1 || maxParts > 1000) throw new InvalidArgumentError('maxParts', 'must be a whole number from 1 to 1000');
+    const maxParts = validateLimit(options.maxParts ?? 1000, 'maxParts', 1000);
+    const afterPart = validateCursor(options.afterPart ?? 0, 'afterPart');
     return this.ctx.db.read(async (q) => {
       const [upload] = await q.getUpload({ uploadId });
       if (!upload) throw new NotFoundError('upload', uploadId);
-      const rows = await q.listParts({ uploadId, afterPart: options.afterPart ?? 0, limit: maxParts + 1 });
+      const rows = await q.listParts({ uploadId, afterPart, limit: maxParts + 1 });
       return { parts: rows.slice(0, maxParts).map(toPart), isTruncated: rows.length > maxParts };
     });
   }
@@ -139,8 +139,7 @@ export class MultipartOperations {
   /** Open uploads under a prefix, ordered by key then upload id, resumed with the markers. */
   async listUploads(input: ListUploadsInput = {}): Promise<ListUploadsResult> {
     const prefix = validateKeyFragment(input.prefix, 'prefix');
-    const maxUploads = input.maxUploads ?? 1000;
-    if (!Number.isInteger(maxUploads) || maxUploads < 1 || maxUploads > 1000) throw new InvalidArgumentError('maxUploads', 'must be a whole number from 1 to 1000');
+    const maxUploads = validateLimit(input.maxUploads ?? 1000, 'maxUploads', 1000);
     const keyMarker = validateKeyFragment(input.keyMarker, 'keyMarker');
     let afterKey = prefix;
     let afterUploadId = '';
@@ -239,6 +238,8 @@ export class MultipartOperations {
 
   /** Uploads created before `cutoff`, oldest first (for the expiry worker). */
   async listStaleUploads(cutoff: Date, limit = 100): Promise<MultipartUpload[]> {
+    validateDate(cutoff, 'cutoff');
+    validateLimit(limit);
     const rows = await this.ctx.db.read((q) => q.listUploadsCreatedBefore({ cutoff, limit }));
     return rows.map(toUpload);
   }

@@ -36,3 +36,24 @@ export function validateOptionalText(value: unknown, field: string): string | nu
   if (typeof value !== 'string' || value.length === 0 || value.length > 1024) throw new InvalidArgumentError(field, 'must be a non-empty string of at most 1024 characters');
   return value;
 }
+
+/** A page size or batch size: a whole number from 1 to `max`. */
+export function validateLimit(value: unknown, field = 'limit', max = 10_000): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
+    throw new InvalidArgumentError(field, `must be a whole number from 1 to ${max}, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** A paging cursor (an id or a part number to continue after): a whole number >= 0. */
+export function validateCursor(value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new InvalidArgumentError(field, `must be a whole number >= 0, got ${String(value)}`);
+  }
+  return value;
+}
+
+export function validateDate(value: unknown, field: string): Date {
+  if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw new InvalidArgumentError(field, 'must be a valid Date');
+  return value;
+}

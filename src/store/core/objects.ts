@@ -63,8 +63,8 @@ export class ObjectOperations {
     const order = await this.#candidates(input, sizeBytes);
     for (const backendName of order) {
       try {
-        return await this.ctx.db.transaction(async (q) => {
-          await this.quota.admit(q, backendName, sizeBytes);
+        return await this.quota.withAdmission(async (q, admit) => {
+          await admit(backendName, sizeBytes);
           const intentId = newId();
           const row = {
             intentId,
@@ -209,7 +209,7 @@ export class ObjectOperations {
    */
   async beginCopy(input: { objectKey: string; backendName: string }): Promise<WriteIntent> {
     const objectKey = validateObjectKey(input.objectKey);
-    return this.ctx.db.transaction(async (q) => {
+    return this.quota.withAdmission(async (q, admit) => {
       await q.lockObjectKey({ objectKey });
       const copies = (await q.lookupCopies({ objectKey })).map(toCopy);
       const source = copies[0];
@@ -217,7 +217,7 @@ export class ObjectOperations {
       if (copies.some((c) => c.backendName === input.backendName)) {
         throw new PreconditionFailedError(`object ${JSON.stringify(objectKey)} already has a copy on backend ${JSON.stringify(input.backendName)}`);
       }
-      await this.quota.admit(q, input.backendName, source.sizeBytes);
+      await admit(input.backendName, source.sizeBytes);
       const intentId = newId();
       const row = {
         intentId,

@@ -1,5 +1,6 @@
 import { backoffMs, OUTBOX_BACKOFF } from './backoff.js';
-import { pageSize } from './cleanup-queue.js';
+import { pageSize, validateWorker } from './cleanup-queue.js';
+import { validateCursor, validateLimit } from './object-input.js';
 import type { StoreContext } from './context.js';
 import { InvalidArgumentError } from './errors.js';
 import { toOutboxEvent } from './rows.js';
@@ -16,6 +17,9 @@ export class Outbox {
 
   /** Claims due events; as with the cleanup queue, claims are disjoint and taken over after `graceMs`. */
   async claim(worker: string, limit: number, graceMs: number): Promise<OutboxEvent[]> {
+    validateWorker(worker);
+    validateLimit(limit);
+    validateCursor(graceMs, 'graceMs');
     const now = this.ctx.clock.now();
     const rows = await this.ctx.db.transaction((q) => q.claimOutbox({ now, claimUntil: new Date(now.getTime() + graceMs), worker, limit }));
     return rows.map(toOutboxEvent).sort((a, b) => a.id - b.id);
@@ -44,7 +48,7 @@ export class Outbox {
 
   async list(options: { state?: 'pending' | 'failed'; afterId?: number; limit?: number } = {}): Promise<OutboxEvent[]> {
     const failed = options.state === undefined ? null : options.state === 'failed';
-    const rows = await this.ctx.db.read((q) => q.listOutboxEvents({ failed, afterId: options.afterId ?? 0, limit: pageSize(options.limit) }));
+    const rows = await this.ctx.db.read((q) => q.listOutboxEvents({ failed, afterId: validateCursor(options.afterId ?? 0, 'afterId'), limit: pageSize(options.limit) }));
     return rows.map(toOutboxEvent);
   }
 

@@ -18,6 +18,12 @@ export interface ReconcileReport {
   readonly fixed: boolean;
 }
 
+/** Admits `sizeBytes` of in-flight bytes on `backendName`, or throws NoSpace. */
+export type Admit = (backendName: string, sizeBytes: number) => Promise<void>;
+
+/** The fast path was refused: start over with a rebalance (see withAdmission). */
+class RebalanceNeeded extends Error {}
+
 interface Counters {
   used: number;
   orphan: number;
@@ -52,11 +58,28 @@ export class QuotaLedger {
     }
   }
 
-  /** Admits `sizeBytes` of in-flight bytes on `backendName` or throws NoSpace. Must be the transaction's first lock. */
-  async admit(q: TxQueries, backendName: string, sizeBytes: number): Promise<void> {
-    const stripe = pickStripe(this.ctx);
-    if ((await q.admitOnStripe({ backendName, stripe, sizeBytes })).length === 1) return;
-    await this.#rebalance(q, backendName, sizeBytes, stripe);
+  /**
+   * Runs `fn` in a transaction whose admission (the `admit` it is given) takes bytes from one stripe's
+   * share. When that share is too small, the whole transaction is rolled back and `fn` runs again in a
+   * fresh one where `admit` rebalances: it locks the backend row, then every stripe. Rolling back first
+   * matters on Postgres: a refused UPDATE can keep a row lock on its stripe (the re-check after a
+   * concurrent update locks the newest version even when it no longer matches), and a stripe lock
+   * held while waiting for the backend row could deadlock with another rebalance.
+   * `fn` must be safe to run twice up to its admission, and admit at most once.
+   */
+  async withAdmission<T>(fn: (q: TxQueries, admit: Admit) => Promise<T>): Promise<T> {
+    try {
+      return await this.ctx.db.transaction((q) =>
+        fn(q, async (backendName, sizeBytes) => {
+          const stripe = pickStripe(this.ctx);
+          if ((await q.admitOnStripe({ backendName, stripe, sizeBytes })).length === 1) return;
+          throw new RebalanceNeeded();
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof RebalanceNeeded)) throw err;
+    }
+    return this.ctx.db.transaction((q) => fn(q, (backendName, sizeBytes) => this.#rebalance(q, backendName, sizeBytes, pickStripe(this.ctx))));
   }
 
   async totals(): Promise<BackendQuota[]> {
