@@ -10,16 +10,24 @@ FROM unnest(:backendNames!::text[], :storageKeys!::text[], :objectKeys!::text[],
 -- Due rows for one worker; SKIP LOCKED keeps concurrent claimers on disjoint rows. The claim pushes
 -- next_retry to :claimUntil, so the rows of a worker that died mid-claim come due again after the
 -- grace period and are taken over.
+-- Only rows of the backends the worker can reach (:backendNames).
 UPDATE cleanup_queue q
 SET claimed_at = :now!, claimed_by = :worker!, next_retry = :claimUntil!
 FROM (SELECT id FROM cleanup_queue
-      WHERE next_retry <= :now!
+      WHERE next_retry <= :now! AND backend_name = ANY (:backendNames!::text[])
       ORDER BY next_retry, id
       LIMIT :limit!
       FOR UPDATE SKIP LOCKED) due
 WHERE q.id = due.id
 RETURNING q.id, q.backend_name, q.storage_key, q.object_key, q.reason, q.size_bytes, q.attempts, q.next_retry,
           q.last_error, q.claimed_at, q.claimed_by, q.created_at;
+
+/* @name ReleaseCleanupClaims */
+-- A worker stopping with claimed rows it did not process hands them back at once, instead of
+-- leaving them to the grace period.
+UPDATE cleanup_queue
+SET claimed_at = NULL, claimed_by = NULL, next_retry = :now!
+WHERE id = ANY (:ids!::int8[]) AND claimed_by = :worker!;
 
 /* @name DeleteCleanupRow */
 -- Completion: idempotent, a row already completed (or taken over and completed) returns nothing.

@@ -18,6 +18,11 @@ WHERE o.id = due.id
 RETURNING o.id, o.event_id, o.event_type, o.payload, o.endpoint, o.attempts, o.next_retry, o.last_error,
           o.claimed_at, o.claimed_by, o.created_at, o.failed_at;
 
+/* @name ReleaseOutboxClaims */
+UPDATE notification_outbox
+SET claimed_at = NULL, claimed_by = NULL, next_retry = :now!
+WHERE id = ANY (:ids!::int8[]) AND claimed_by = :worker!;
+
 /* @name DeleteOutboxEvent */
 -- Delivered: the row goes.
 DELETE FROM notification_outbox

@@ -27,16 +27,26 @@ export class CleanupQueue {
   constructor(private readonly ctx: StoreContext) {}
 
   /**
-   * Claims up to `limit` due rows for `worker`. Concurrent claimers get disjoint rows; a claim not
-   * completed within `graceMs` (a worker that died) comes due again and is taken over.
+   * Claims up to `limit` due rows for `worker`, of the given backends (default: all configured).
+   * Concurrent claimers get disjoint rows; a claim not completed within `graceMs` (a worker that
+   * died) comes due again and is taken over.
    */
-  async claim(worker: string, limit: number, graceMs: number): Promise<CleanupTask[]> {
+  async claim(worker: string, limit: number, graceMs: number, backendNames: readonly string[] = [...this.ctx.backends.keys()]): Promise<CleanupTask[]> {
     validateWorker(worker);
     validateLimit(limit);
     validateCursor(graceMs, 'graceMs');
     const now = this.ctx.clock.now();
-    const rows = await this.ctx.db.transaction((q) => q.claimCleanup({ now, claimUntil: new Date(now.getTime() + graceMs), worker, limit }));
+    const rows = await this.ctx.db.transaction((q) =>
+      q.claimCleanup({ now, claimUntil: new Date(now.getTime() + graceMs), worker, limit, backendNames: [...backendNames] }),
+    );
     return rows.map(toCleanupTask).sort((a, b) => a.id - b.id);
+  }
+
+  /** Hands claimed rows back (a stopping worker that did not get to them): due again at once. */
+  async release(ids: readonly number[], worker: string): Promise<number> {
+    if (ids.length === 0) return 0;
+    const now = this.ctx.clock.now();
+    return this.ctx.db.transaction((q) => q.releaseCleanupClaims({ ids: [...ids], worker, now }));
   }
 
   /** The bytes are gone from the backend (a 404 counts): the row goes and its orphan bytes are credited. Idempotent. */

@@ -25,6 +25,13 @@ export class Outbox {
     return rows.map(toOutboxEvent).sort((a, b) => a.id - b.id);
   }
 
+  /** Hands claimed events back (a stopping worker that did not get to them): due again at once. */
+  async release(ids: readonly number[], worker: string): Promise<number> {
+    if (ids.length === 0) return 0;
+    const now = this.ctx.clock.now();
+    return this.ctx.db.transaction((q) => q.releaseOutboxClaims({ ids: [...ids], worker, now }));
+  }
+
   /** Delivered (a 2xx answer): the row goes. */
   async markDelivered(id: number): Promise<boolean> {
     return (await this.ctx.db.transaction((q) => q.deleteOutboxEvent({ id }))) === 1;

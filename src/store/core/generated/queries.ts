@@ -24,6 +24,7 @@ export type IEnqueueCleanupResult = void;
 
 /** queries/cleanup.sql: IClaimCleanupParams */
 export interface IClaimCleanupParams {
+  backendNames: stringArray;
   claimUntil: Date;
   limit: number;
   now: Date;
@@ -45,6 +46,16 @@ export interface IClaimCleanupResult {
   size_bytes: number;
   storage_key: string;
 }
+
+/** queries/cleanup.sql: IReleaseCleanupClaimsParams */
+export interface IReleaseCleanupClaimsParams {
+  ids: numberArray;
+  now: Date;
+  worker: string;
+}
+
+/** queries/cleanup.sql: IReleaseCleanupClaimsResult */
+export type IReleaseCleanupClaimsResult = void;
 
 /** queries/cleanup.sql: IDeleteCleanupRowParams */
 export interface IDeleteCleanupRowParams {
@@ -359,6 +370,16 @@ export interface IClaimOutboxResult {
   next_retry: Date;
   payload: string;
 }
+
+/** queries/notifications.sql: IReleaseOutboxClaimsParams */
+export interface IReleaseOutboxClaimsParams {
+  ids: numberArray;
+  now: Date;
+  worker: string;
+}
+
+/** queries/notifications.sql: IReleaseOutboxClaimsResult */
+export type IReleaseOutboxClaimsResult = void;
 
 /** queries/notifications.sql: IDeleteOutboxEventParams */
 export interface IDeleteOutboxEventParams {
@@ -872,6 +893,8 @@ export interface TxQueries {
   /** queries/cleanup.sql */
   claimCleanup(params: IClaimCleanupParams): Promise<IClaimCleanupResult[]>;
   /** queries/cleanup.sql */
+  releaseCleanupClaims(params: IReleaseCleanupClaimsParams): Promise<number>;
+  /** queries/cleanup.sql */
   deleteCleanupRow(params: IDeleteCleanupRowParams): Promise<IDeleteCleanupRowResult[]>;
   /** queries/cleanup.sql */
   retryCleanup(params: IRetryCleanupParams): Promise<IRetryCleanupResult[]>;
@@ -913,6 +936,8 @@ export interface TxQueries {
   insertOutboxEvents(params: IInsertOutboxEventsParams): Promise<number>;
   /** queries/notifications.sql */
   claimOutbox(params: IClaimOutboxParams): Promise<IClaimOutboxResult[]>;
+  /** queries/notifications.sql */
+  releaseOutboxClaims(params: IReleaseOutboxClaimsParams): Promise<number>;
   /** queries/notifications.sql */
   deleteOutboxEvent(params: IDeleteOutboxEventParams): Promise<number>;
   /** queries/notifications.sql */

@@ -44,6 +44,7 @@ export const enqueueCleanup = new PreparedQuery<IEnqueueCleanupParams,IEnqueueCl
 
 /** 'ClaimCleanup' parameters type */
 export interface IClaimCleanupParams {
+  backendNames: stringArray;
   claimUntil: Date;
   limit: number;
   now: Date;
@@ -72,7 +73,7 @@ export interface IClaimCleanupQuery {
   result: IClaimCleanupResult;
 }
 
-const claimCleanupIR: any = {"usedParamSet":{"now":true,"worker":true,"claimUntil":true,"limit":true},"params":[{"name":"now","required":true,"transform":{"type":"scalar"},"locs":[{"a":276,"b":280},{"a":393,"b":397}]},{"name":"worker","required":true,"transform":{"type":"scalar"},"locs":[{"a":296,"b":303}]},{"name":"claimUntil","required":true,"transform":{"type":"scalar"},"locs":[{"a":319,"b":330}]},{"name":"limit","required":true,"transform":{"type":"scalar"},"locs":[{"a":441,"b":447}]}],"statement":"-- Due rows for one worker; SKIP LOCKED keeps concurrent claimers on disjoint rows. The claim pushes\n-- next_retry to :claimUntil, so the rows of a worker that died mid-claim come due again after the\n-- grace period and are taken over.\nUPDATE cleanup_queue q\nSET claimed_at = :now!, claimed_by = :worker!, next_retry = :claimUntil!\nFROM (SELECT id FROM cleanup_queue\n      WHERE next_retry <= :now!\n      ORDER BY next_retry, id\n      LIMIT :limit!\n      FOR UPDATE SKIP LOCKED) due\nWHERE q.id = due.id\nRETURNING q.id, q.backend_name, q.storage_key, q.object_key, q.reason, q.size_bytes, q.attempts, q.next_retry,\n          q.last_error, q.claimed_at, q.claimed_by, q.created_at"};
+const claimCleanupIR: any = {"usedParamSet":{"now":true,"worker":true,"claimUntil":true,"backendNames":true,"limit":true},"params":[{"name":"now","required":true,"transform":{"type":"scalar"},"locs":[{"a":343,"b":347},{"a":460,"b":464}]},{"name":"worker","required":true,"transform":{"type":"scalar"},"locs":[{"a":363,"b":370}]},{"name":"claimUntil","required":true,"transform":{"type":"scalar"},"locs":[{"a":386,"b":397}]},{"name":"backendNames","required":true,"transform":{"type":"scalar"},"locs":[{"a":490,"b":503}]},{"name":"limit","required":true,"transform":{"type":"scalar"},"locs":[{"a":556,"b":562}]}],"statement":"-- Due rows for one worker; SKIP LOCKED keeps concurrent claimers on disjoint rows. The claim pushes\n-- next_retry to :claimUntil, so the rows of a worker that died mid-claim come due again after the\n-- grace period and are taken over.\n-- Only rows of the backends the worker can reach (:backendNames).\nUPDATE cleanup_queue q\nSET claimed_at = :now!, claimed_by = :worker!, next_retry = :claimUntil!\nFROM (SELECT id FROM cleanup_queue\n      WHERE next_retry <= :now! AND backend_name = ANY (:backendNames!::text[])\n      ORDER BY next_retry, id\n      LIMIT :limit!\n      FOR UPDATE SKIP LOCKED) due\nWHERE q.id = due.id\nRETURNING q.id, q.backend_name, q.storage_key, q.object_key, q.reason, q.size_bytes, q.attempts, q.next_retry,\n          q.last_error, q.claimed_at, q.claimed_by, q.created_at"};
 
 /**
  * Query generated from SQL:
@@ -80,10 +81,11 @@ const claimCleanupIR: any = {"usedParamSet":{"now":true,"worker":true,"claimUnti
  * -- Due rows for one worker; SKIP LOCKED keeps concurrent claimers on disjoint rows. The claim pushes
  * -- next_retry to :claimUntil, so the rows of a worker that died mid-claim come due again after the
  * -- grace period and are taken over.
+ * -- Only rows of the backends the worker can reach (:backendNames).
  * UPDATE cleanup_queue q
  * SET claimed_at = :now!, claimed_by = :worker!, next_retry = :claimUntil!
  * FROM (SELECT id FROM cleanup_queue
- *       WHERE next_retry <= :now!
+ *       WHERE next_retry <= :now! AND backend_name = ANY (:backendNames!::text[])
  *       ORDER BY next_retry, id
  *       LIMIT :limit!
  *       FOR UPDATE SKIP LOCKED) due
@@ -93,6 +95,37 @@ const claimCleanupIR: any = {"usedParamSet":{"now":true,"worker":true,"claimUnti
  * ```
  */
 export const claimCleanup = new PreparedQuery<IClaimCleanupParams,IClaimCleanupResult>(claimCleanupIR);
+
+
+/** 'ReleaseCleanupClaims' parameters type */
+export interface IReleaseCleanupClaimsParams {
+  ids: numberArray;
+  now: Date;
+  worker: string;
+}
+
+/** 'ReleaseCleanupClaims' return type */
+export type IReleaseCleanupClaimsResult = void;
+
+/** 'ReleaseCleanupClaims' query type */
+export interface IReleaseCleanupClaimsQuery {
+  params: IReleaseCleanupClaimsParams;
+  result: IReleaseCleanupClaimsResult;
+}
+
+const releaseCleanupClaimsIR: any = {"usedParamSet":{"now":true,"ids":true,"worker":true},"params":[{"name":"now","required":true,"transform":{"type":"scalar"},"locs":[{"a":207,"b":211}]},{"name":"ids","required":true,"transform":{"type":"scalar"},"locs":[{"a":229,"b":233}]},{"name":"worker","required":true,"transform":{"type":"scalar"},"locs":[{"a":261,"b":268}]}],"statement":"-- A worker stopping with claimed rows it did not process hands them back at once, instead of\n-- leaving them to the grace period.\nUPDATE cleanup_queue\nSET claimed_at = NULL, claimed_by = NULL, next_retry = :now!\nWHERE id = ANY (:ids!::int8[]) AND claimed_by = :worker!"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- A worker stopping with claimed rows it did not process hands them back at once, instead of
+ * -- leaving them to the grace period.
+ * UPDATE cleanup_queue
+ * SET claimed_at = NULL, claimed_by = NULL, next_retry = :now!
+ * WHERE id = ANY (:ids!::int8[]) AND claimed_by = :worker!
+ * ```
+ */
+export const releaseCleanupClaims = new PreparedQuery<IReleaseCleanupClaimsParams,IReleaseCleanupClaimsResult>(releaseCleanupClaimsIR);
 
 
 /** 'DeleteCleanupRow' parameters type */

@@ -2,9 +2,9 @@
 // Edit the .sql file (or migrations/) and run `make generate`.
 
 /** Every generated query, with whether it returns rows or only a row count. */
-import { enqueueCleanup, claimCleanup, deleteCleanupRow, retryCleanup, moveCleanupToDlq, listCleanupRows, listDlqRows, requeueDlq, purgeDlq, cleanupDepths } from './cleanup.queries.js';
+import { enqueueCleanup, claimCleanup, releaseCleanupClaims, deleteCleanupRow, retryCleanup, moveCleanupToDlq, listCleanupRows, listDlqRows, requeueDlq, purgeDlq, cleanupDepths } from './cleanup.queries.js';
 import { insertUpload, getUpload, lockUpload, deletePart, insertPart, listParts, deleteParts, deleteUpload, listUploadsFrom, listUploadsCreatedBefore, sumPartsByBackend } from './multipart.queries.js';
-import { insertOutboxEvents, claimOutbox, deleteOutboxEvent, retryOutboxEvent, failOutboxEvent, listOutboxEvents, requeueFailedOutbox, purgeFailedOutbox, outboxSummary } from './notifications.queries.js';
+import { insertOutboxEvents, claimOutbox, releaseOutboxClaims, deleteOutboxEvent, retryOutboxEvent, failOutboxEvent, listOutboxEvents, requeueFailedOutbox, purgeFailedOutbox, outboxSummary } from './notifications.queries.js';
 import { lockObjectKey, lockObjectKeys, insertCopy, lookupCopies, deleteCopies, deleteCopiesOfKeys, deleteCopy, listObjectsFrom, listObjectsRange, sumCopiesByBackend, sumCopiesOfBackend } from './objects.queries.js';
 import { insertIntent, deleteIntent, getIntent, listIntentsCreatedBefore, intentSummary, sumIntentsByBackend } from './pending.queries.js';
 import { upsertBackendQuota, insertQuotaStripe, listQuotaTotals, lockQuotaBase, lockQuotaStripes, admitOnStripe, addStripeDeltas, addBaseDeltas, setQuotaBase, setStripesFree, resetStripeCounters } from './quota.queries.js';
@@ -13,6 +13,7 @@ import { addUsage, getUsageForPeriod } from './usage.queries.js';
 export const generatedQueries = {
   enqueueCleanup: { query: enqueueCleanup, returnsRows: false },
   claimCleanup: { query: claimCleanup, returnsRows: true },
+  releaseCleanupClaims: { query: releaseCleanupClaims, returnsRows: false },
   deleteCleanupRow: { query: deleteCleanupRow, returnsRows: true },
   retryCleanup: { query: retryCleanup, returnsRows: true },
   moveCleanupToDlq: { query: moveCleanupToDlq, returnsRows: true },
@@ -34,6 +35,7 @@ export const generatedQueries = {
   sumPartsByBackend: { query: sumPartsByBackend, returnsRows: true },
   insertOutboxEvents: { query: insertOutboxEvents, returnsRows: false },
   claimOutbox: { query: claimOutbox, returnsRows: true },
+  releaseOutboxClaims: { query: releaseOutboxClaims, returnsRows: false },
   deleteOutboxEvent: { query: deleteOutboxEvent, returnsRows: false },
   retryOutboxEvent: { query: retryOutboxEvent, returnsRows: true },
   failOutboxEvent: { query: failOutboxEvent, returnsRows: false },

@@ -3,6 +3,8 @@
 /** Types generated for queries found in "queries/notifications.sql" */
 import { PreparedQuery } from '@pgtyped/runtime';
 
+export type numberArray = (number)[];
+
 export type stringArray = (string)[];
 
 /** 'InsertOutboxEvents' parameters type */
@@ -87,6 +89,35 @@ const claimOutboxIR: any = {"usedParamSet":{"now":true,"worker":true,"claimUntil
  * ```
  */
 export const claimOutbox = new PreparedQuery<IClaimOutboxParams,IClaimOutboxResult>(claimOutboxIR);
+
+
+/** 'ReleaseOutboxClaims' parameters type */
+export interface IReleaseOutboxClaimsParams {
+  ids: numberArray;
+  now: Date;
+  worker: string;
+}
+
+/** 'ReleaseOutboxClaims' return type */
+export type IReleaseOutboxClaimsResult = void;
+
+/** 'ReleaseOutboxClaims' query type */
+export interface IReleaseOutboxClaimsQuery {
+  params: IReleaseOutboxClaimsParams;
+  result: IReleaseOutboxClaimsResult;
+}
+
+const releaseOutboxClaimsIR: any = {"usedParamSet":{"now":true,"ids":true,"worker":true},"params":[{"name":"now","required":true,"transform":{"type":"scalar"},"locs":[{"a":82,"b":86}]},{"name":"ids","required":true,"transform":{"type":"scalar"},"locs":[{"a":104,"b":108}]},{"name":"worker","required":true,"transform":{"type":"scalar"},"locs":[{"a":136,"b":143}]}],"statement":"UPDATE notification_outbox\nSET claimed_at = NULL, claimed_by = NULL, next_retry = :now!\nWHERE id = ANY (:ids!::int8[]) AND claimed_by = :worker!"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * UPDATE notification_outbox
+ * SET claimed_at = NULL, claimed_by = NULL, next_retry = :now!
+ * WHERE id = ANY (:ids!::int8[]) AND claimed_by = :worker!
+ * ```
+ */
+export const releaseOutboxClaims = new PreparedQuery<IReleaseOutboxClaimsParams,IReleaseOutboxClaimsResult>(releaseOutboxClaimsIR);
 
 
 /** 'DeleteOutboxEvent' parameters type */

@@ -30,10 +30,19 @@ export class CleanupQueries extends SqliteQueryContext {
   async claimCleanup(p: Q.IClaimCleanupParams): Promise<Q.IClaimCleanupResult[]> {
     const rows = this.stmt(
       `UPDATE cleanup_queue SET claimed_at = @now, claimed_by = @worker, next_retry = @claimUntil
-       WHERE id IN (SELECT id FROM cleanup_queue WHERE next_retry <= @now ORDER BY next_retry, id LIMIT @limit)
+       WHERE id IN (SELECT id FROM cleanup_queue
+                    WHERE next_retry <= @now AND backend_name IN (SELECT value FROM json_each(@backends))
+                    ORDER BY next_retry, id LIMIT @limit)
        RETURNING ${QUEUE_COLUMNS}`,
-    ).all({ now: ms(p.now), worker: p.worker, claimUntil: ms(p.claimUntil), limit: p.limit });
+    ).all({ now: ms(p.now), worker: p.worker, claimUntil: ms(p.claimUntil), limit: p.limit, backends: JSON.stringify(p.backendNames) });
     return withDates(rows, 'next_retry', 'claimed_at', 'created_at');
+  }
+
+  async releaseCleanupClaims(p: Q.IReleaseCleanupClaimsParams): Promise<number> {
+    return this.stmt(
+      `UPDATE cleanup_queue SET claimed_at = NULL, claimed_by = NULL, next_retry = ?
+       WHERE id IN (SELECT value FROM json_each(?)) AND claimed_by = ?`,
+    ).run(ms(p.now), JSON.stringify(p.ids), p.worker).changes;
   }
 
   async deleteCleanupRow(p: Q.IDeleteCleanupRowParams): Promise<Q.IDeleteCleanupRowResult[]> {

@@ -30,6 +30,13 @@ export class NotificationQueries extends SqliteQueryContext {
     return withDates(rows, ...OUTBOX_DATES);
   }
 
+  async releaseOutboxClaims(p: Q.IReleaseOutboxClaimsParams): Promise<number> {
+    return this.stmt(
+      `UPDATE notification_outbox SET claimed_at = NULL, claimed_by = NULL, next_retry = ?
+       WHERE id IN (SELECT value FROM json_each(?)) AND claimed_by = ?`,
+    ).run(ms(p.now), JSON.stringify(p.ids), p.worker).changes;
+  }
+
   async deleteOutboxEvent(p: Q.IDeleteOutboxEventParams): Promise<number> {
     return this.stmt(`DELETE FROM notification_outbox WHERE id = ?`).run(p.id).changes;
   }

@@ -1,0 +1,48 @@
+import type { Logger } from '../logging.js';
+import { LEADER_JOBS } from '../store/core/leader-jobs.js';
+import type { MetadataStore } from '../store/core/store.js';
+import type { BackendClient } from './backend-client.js';
+import { forEachBounded } from './bounded.js';
+import type { WorkerJob } from './job-runner.js';
+
+export interface CleanupWorkerOptions {
+  readonly workerId: string;
+  readonly intervalMs: number;
+  readonly batchSize: number;
+  readonly concurrency: number;
+  readonly claimGraceMs: number;
+}
+
+/**
+ * Drains the cleanup queue: claims due rows of the backends it has clients for, deletes the bytes,
+ * completes the row (a 404 counts as done), or records the failure (retry with backoff, dead-letter
+ * after the last attempt).
+ */
+export function cleanupWorker(store: MetadataStore, clients: ReadonlyMap<string, BackendClient>, options: CleanupWorkerOptions, logger: Logger): WorkerJob {
+  return {
+    job: LEADER_JOBS.cleanup,
+    intervalMs: options.intervalMs,
+    batchSize: options.batchSize,
+    async tick(signal, isLeader) {
+      if (clients.size === 0) return 0;
+      const tasks = await store.cleanup.claim(options.workerId, options.batchSize, options.claimGraceMs, [...clients.keys()]);
+      const untouched = new Set(tasks.map((t) => t.id));
+      await forEachBounded(tasks, options.concurrency, async (task) => {
+        if (signal.aborted || !isLeader()) return; // handed back below
+        untouched.delete(task.id);
+        let outcome: 'deleted' | 'not-found';
+        try {
+          outcome = await clients.get(task.backendName)!.delete(task.storageKey);
+        } catch (err) {
+          const result = await store.cleanup.fail(task, options.workerId, `delete failed: ${(err as Error).message}`);
+          logger.warn({ id: task.id, backend: task.backendName, attempts: task.attempts + 1, result, err: (err as Error).message }, 'cleanup delete failed');
+          return;
+        }
+        await store.cleanup.complete(task.id);
+        logger.debug({ id: task.id, backend: task.backendName, outcome }, 'cleanup done');
+      });
+      await store.cleanup.release([...untouched], options.workerId);
+      return tasks.length;
+    },
+  };
+}
