@@ -31,7 +31,7 @@ export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source?
   if (!parsed.success) issues.push(...fromZod(parsed.error.issues, ''));
   const file: Omit<RawConfig, 'database'> = parsed.success ? parsed.data : {};
 
-  const backends = (file.backends ?? []).map((b) => ({ name: b.name, bytesLimit: b.bytes_limit ?? 0 }));
+  const backends = (file.backends ?? []).map((b) => ({ name: b.name, bytesLimit: b.bytes_limit ?? 0, ...(b.directory ? { directory: b.directory } : {}) }));
   reportDuplicates(rawNames(rest.backends), 'backends', issues);
 
   const endpoints = resolveEndpoints(file);

@@ -104,6 +104,8 @@ export const configFile = z.strictObject({
       z.strictObject({
         name: backendName,
         bytes_limit: byteSize().optional(),
+        // A local directory standing in for the backend's storage (development, single machine).
+        directory: text('a directory path').optional(),
       }),
     )
     .optional(),

@@ -45,6 +45,8 @@ export interface BackendConfig {
   readonly name: string;
   /** 0 = unlimited. */
   readonly bytesLimit: number;
+  /** When set, the workers reach this backend's bytes as files below this directory. */
+  readonly directory?: string;
 }
 
 export interface WorkerSchedule {

@@ -1,0 +1,25 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { DEFAULT_CONFIG_PATH } from '../../config/load.js';
+import type { CommandContext } from '../context.js';
+import { UsageError } from '../errors.js';
+import { STARTER_CONFIG } from '../starter-config.js';
+
+export function registerInit(program: Command, run: (cmd: Command, fn: (ctx: CommandContext) => Promise<void>) => Promise<void>): void {
+  program
+    .command('init')
+    .description('write a commented starter config (SQLite, one example backend)')
+    .argument('[file]', 'where to write it', DEFAULT_CONFIG_PATH)
+    .option('--force', 'overwrite an existing file')
+    .action((file: string, opts: { force?: boolean }, cmd: Command) =>
+      run(cmd, async (ctx) => {
+        if (existsSync(file) && !opts.force) throw new UsageError(`${file} already exists; pass --force to overwrite it`);
+        writeFileSync(file, STARTER_CONFIG, { mode: 0o600 });
+        if (ctx.out.json) ctx.out.printJson({ written: file });
+        else {
+          ctx.out.line(`wrote ${file}`);
+          ctx.out.line(`next: s3-orchestrator validate --config ${file}, then s3-orchestrator serve --config ${file}`);
+        }
+      }),
+    );
+}

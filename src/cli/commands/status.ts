@@ -1,0 +1,166 @@
+import { existsSync } from 'node:fs';
+import type { Command } from 'commander';
+import { formatSize } from '../../config/size.js';
+import type { AppConfig } from '../../config/types.js';
+import { silentLogger } from '../../logging.js';
+import type { MetadataStore } from '../../store/core/store.js';
+import { utcMonth } from '../../store/core/usage-meter.js';
+import { openStore } from '../../store/open.js';
+import { SCHEMA_VERSION } from '../../store/sqlite/schema.js';
+import type { CommandContext } from '../context.js';
+import { formatAge, utilisationBar } from '../output.js';
+
+interface StatusReport {
+  engine: string;
+  database: string;
+  schema: { current: string | null; pending: readonly string[] };
+  backends: {
+    name: string;
+    limitBytes: number | null;
+    usedBytes: number;
+    orphanBytes: number;
+    inflightBytes: number;
+    freeBytes: number | null;
+    utilisation: number | null;
+    configured: boolean;
+    synced: boolean;
+  }[];
+  usage: { period: string; backends: { name: string; apiRequests: number; egressBytes: number; ingressBytes: number }[] };
+  cleanup: { queueRows: number; queueBytes: number; deadLetterRows: number; deadLetterBytes: number };
+  intents: { count: number; oldestAgeMs: number | null };
+  outbox: { pending: number; failed: number };
+}
+
+export function registerStatus(program: Command, run: (cmd: Command, fn: (ctx: CommandContext) => Promise<void>) => Promise<void>): void {
+  program
+    .command('status')
+    .description('engine, schema, per-backend quota and usage, queue and outbox depths')
+    .action((_opts: unknown, cmd: Command) =>
+      run(cmd, async (ctx) => {
+        const { config } = ctx.config();
+        if (config.database.driver === 'sqlite' && !existsSync(config.database.path)) {
+          const report = emptyReport(config);
+          if (ctx.out.json) ctx.out.printJson(report);
+          else ctx.out.line(`database ${config.database.path} does not exist yet: it is created on first start (s3-orchestrator serve or migrate)`);
+          return;
+        }
+        const store = await openStore(config, { role: 'inspect', logger: silentLogger });
+        try {
+          const report = await collect(store, config);
+          if (ctx.out.json) ctx.out.printJson(report);
+          else print(ctx, report);
+        } finally {
+          await store.close();
+        }
+      }),
+    );
+}
+
+function emptyReport(config: AppConfig): StatusReport {
+  return {
+    engine: 'sqlite',
+    database: config.database.driver === 'sqlite' ? config.database.path : '',
+    schema: { current: null, pending: [`sqlite schema ${SCHEMA_VERSION}`] },
+    backends: [],
+    usage: { period: utcMonth(new Date()), backends: [] },
+    cleanup: { queueRows: 0, queueBytes: 0, deadLetterRows: 0, deadLetterBytes: 0 },
+    intents: { count: 0, oldestAgeMs: null },
+    outbox: { pending: 0, failed: 0 },
+  };
+}
+
+async function collect(store: MetadataStore, config: AppConfig): Promise<StatusReport> {
+  const schema = await store.db.schemaStatus();
+  const now = store.context.clock.now();
+  const period = utcMonth(now);
+  if (schema.pending.length > 0) {
+    // Tables may be missing or old: show the schema only (s3-orchestrator migrate brings it up to date).
+    return { ...emptyReport(config), engine: store.db.engine, database: store.db.location, schema: { current: schema.current ?? null, pending: schema.pending } };
+  }
+  const [quotas, usage, depths, intents, outbox] = await Promise.all([
+    store.quota.totals(),
+    store.usage.totals(period),
+    store.cleanup.depths(),
+    store.intents.summary(),
+    store.outbox.summary(),
+  ]);
+  const configured = new Set(config.backends.map((b) => b.name));
+  const known = new Set(quotas.map((q) => q.backendName));
+  // Backends of the config that no instance has synced yet (the service syncs at start-up).
+  const unsynced = config.backends
+    .filter((b) => !known.has(b.name))
+    .map((b) => ({ backendName: b.name, bytesLimit: b.bytesLimit, bytesUsed: 0, orphanBytes: 0, inflightBytes: 0, freeBytes: b.bytesLimit === 0 ? Infinity : b.bytesLimit }));
+  return {
+    engine: store.db.engine,
+    database: store.db.location,
+    schema: { current: schema.current ?? null, pending: schema.pending },
+    backends: [...quotas, ...unsynced].map((q) => ({
+      name: q.backendName,
+      limitBytes: q.bytesLimit === 0 ? null : q.bytesLimit,
+      usedBytes: q.bytesUsed,
+      orphanBytes: q.orphanBytes,
+      inflightBytes: q.inflightBytes,
+      freeBytes: q.bytesLimit === 0 ? null : q.freeBytes,
+      utilisation: q.bytesLimit === 0 ? null : (q.bytesUsed + q.orphanBytes + q.inflightBytes) / q.bytesLimit,
+      configured: configured.has(q.backendName),
+      synced: known.has(q.backendName),
+    })),
+    usage: { period, backends: usage.map((u) => ({ name: u.backendName, apiRequests: u.apiRequests, egressBytes: u.egressBytes, ingressBytes: u.ingressBytes })) },
+    cleanup: depths.reduce(
+      (sum, d) => ({
+        queueRows: sum.queueRows + d.queueRows,
+        queueBytes: sum.queueBytes + d.queueBytes,
+        deadLetterRows: sum.deadLetterRows + d.deadLetterRows,
+        deadLetterBytes: sum.deadLetterBytes + d.deadLetterBytes,
+      }),
+      { queueRows: 0, queueBytes: 0, deadLetterRows: 0, deadLetterBytes: 0 },
+    ),
+    intents: { count: intents.count, oldestAgeMs: intents.oldest ? now.getTime() - intents.oldest.getTime() : null },
+    outbox: { pending: outbox.pending, failed: outbox.failed },
+  };
+}
+
+function print(ctx: CommandContext, r: StatusReport): void {
+  const { color, line } = { color: ctx.out.color, line: (t = '') => ctx.out.line(t) };
+  line(`${color.bold('engine')}    ${r.engine}  ${r.database}`);
+  const schemaState = r.schema.pending.length === 0 ? color.green('up to date') : color.yellow(`${r.schema.pending.length} pending: ${r.schema.pending.join(', ')}`);
+  line(`${color.bold('schema')}    ${r.schema.current ?? '(none)'}  (${schemaState})`);
+  if (r.schema.pending.length > 0) {
+    line('run s3-orchestrator migrate (or start the service) to apply them; the rest of the status needs the current schema');
+    return;
+  }
+  line();
+  line(color.bold('backends'));
+  if (r.backends.length === 0) line('  (none configured)');
+  else {
+    ctx.out.table(
+      ['  NAME', 'LIMIT', 'USED', 'ORPHAN', 'IN-FLIGHT', 'FREE', 'UTILISATION'],
+      r.backends.map((b) => [
+        `  ${b.name}${b.configured ? '' : color.dim(' (not in config)')}${b.synced ? '' : color.dim(' (not synced yet)')}`,
+        b.limitBytes === null ? 'unlimited' : formatSize(b.limitBytes),
+        formatSize(b.usedBytes),
+        formatSize(b.orphanBytes),
+        formatSize(b.inflightBytes),
+        b.freeBytes === null ? '-' : formatSize(b.freeBytes),
+        b.utilisation === null ? '-' : colourBar(ctx, b.utilisation),
+      ]),
+      [1, 2, 3, 4, 5],
+    );
+  }
+  line();
+  line(`${color.bold('usage')} ${r.usage.period} (UTC month)`);
+  if (r.usage.backends.length === 0) line('  (no requests recorded)');
+  else ctx.out.table(['  NAME', 'REQUESTS', 'EGRESS', 'INGRESS'], r.usage.backends.map((u) => [`  ${u.name}`, String(u.apiRequests), formatSize(u.egressBytes), formatSize(u.ingressBytes)]), [1, 2, 3]);
+  line();
+  line(color.bold('queues'));
+  const dlq = r.cleanup.deadLetterRows > 0 ? color.red(`${r.cleanup.deadLetterRows} (${formatSize(r.cleanup.deadLetterBytes)})`) : '0';
+  line(`  cleanup queue   ${r.cleanup.queueRows} rows (${formatSize(r.cleanup.queueBytes)})   dead letters ${dlq}`);
+  line(`  intents         ${r.intents.count}${r.intents.oldestAgeMs === null ? '' : ` (oldest ${formatAge(r.intents.oldestAgeMs)})`}`);
+  const failed = r.outbox.failed > 0 ? color.red(String(r.outbox.failed)) : '0';
+  line(`  outbox          ${r.outbox.pending} pending, ${failed} failed`);
+}
+
+function colourBar(ctx: CommandContext, ratio: number): string {
+  const bar = utilisationBar(ratio);
+  return ratio >= 0.9 ? ctx.out.color.red(bar) : ratio >= 0.75 ? ctx.out.color.yellow(bar) : bar;
+}

@@ -1,0 +1,35 @@
+import type { Command } from 'commander';
+import { formatSize } from '../../config/size.js';
+import type { CommandContext } from '../context.js';
+
+export function registerValidate(program: Command, run: (cmd: Command, fn: (ctx: CommandContext) => Promise<void>) => Promise<void>): void {
+  program
+    .command('validate')
+    .description('check the config and print every problem at once (exit 2 on any)')
+    .action((_opts: unknown, cmd: Command) =>
+      run(cmd, async (ctx) => {
+        const { config, source } = ctx.config();
+        const db = config.database;
+        const where = db.driver === 'sqlite' ? db.path : `${db.user}@${db.host}:${db.port}/${db.database} (ssl ${db.sslMode})`;
+        if (ctx.out.json) {
+          ctx.out.printJson({
+            valid: true,
+            source,
+            engine: db.driver,
+            database: where,
+            backends: config.backends.map((b) => ({ name: b.name, bytesLimit: b.bytesLimit, directory: b.directory ?? null })),
+            notificationEndpoints: config.notifications.endpoints.map((e) => e.name),
+          });
+          return;
+        }
+        ctx.out.line(`${ctx.out.color.green('ok')}: ${source} is valid`);
+        ctx.out.line(`  engine     ${db.driver}`);
+        ctx.out.line(`  database   ${where}`);
+        ctx.out.line(
+          `  backends   ${config.backends.length === 0 ? '(none)' : config.backends.map((b) => `${b.name} (${b.bytesLimit === 0 ? 'unlimited' : formatSize(b.bytesLimit)})`).join(', ')}`,
+        );
+        ctx.out.line(`  placement  ${config.placement}`);
+        ctx.out.line(`  webhooks   ${config.notifications.endpoints.length === 0 ? '(none)' : config.notifications.endpoints.map((e) => e.name).join(', ')}`);
+      }),
+    );
+}
