@@ -121,10 +121,12 @@ CREATE TABLE IF NOT EXISTS pending_objects (
     upload_id     TEXT,
     part_number   INTEGER CHECK (part_number BETWEEN 1 AND 10000),
     created_at    INTEGER NOT NULL,
+    superseded_at INTEGER,
     UNIQUE (backend_name, storage_key),
     CHECK ((kind = 'part') = (upload_id IS NOT NULL AND part_number IS NOT NULL))
 ) STRICT;
 CREATE INDEX IF NOT EXISTS pending_objects_by_age ON pending_objects (created_at, intent_id);
+CREATE INDEX IF NOT EXISTS pending_objects_by_key ON pending_objects (object_key);
 
 CREATE TABLE IF NOT EXISTS notification_outbox (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -144,4 +146,4 @@ CREATE INDEX IF NOT EXISTS notification_outbox_due ON notification_outbox (next_
 CREATE INDEX IF NOT EXISTS notification_outbox_failed ON notification_outbox (failed_at, id) WHERE failed_at IS NOT NULL;
 
 -- The version stamp the program compares with the file's: bump it with every change to this file.
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;

@@ -19,13 +19,25 @@ FROM object_locations
 WHERE object_key = :objectKey!
 ORDER BY backend_name;
 
-/* @name DeleteCopies */
--- Removes every copy of a key and returns them: the caller credits quota and enqueues the bytes.
+/* @name EndVersion */
+-- The key's current version ends (a new one replaces it, or it is deleted): every copy goes and is
+-- returned (the caller credits quota and queues the bytes), and the key's pending write intents,
+-- all older than this moment, are stamped superseded so the reaper never promotes them.
+WITH superseded AS (
+    UPDATE pending_objects SET superseded_at = :now!
+    WHERE object_key = :objectKey! AND kind = 'write' AND superseded_at IS NULL
+)
 DELETE FROM object_locations
 WHERE object_key = :objectKey!
 RETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at;
 
-/* @name DeleteCopiesOfKeys */
+/* @name EndVersions */
+-- EndVersion for many keys (a multi-object delete): only keys that have a version are affected.
+WITH superseded AS (
+    UPDATE pending_objects SET superseded_at = :now!
+    WHERE object_key IN (SELECT object_key FROM object_locations WHERE object_key = ANY (:objectKeys!::text[]))
+      AND kind = 'write' AND superseded_at IS NULL
+)
 DELETE FROM object_locations
 WHERE object_key = ANY (:objectKeys!::text[])
 RETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at;

@@ -10,17 +10,17 @@ VALUES (:intentId!, :kind!, :objectKey!, :backendName!, :storageKey!, :sizeBytes
 DELETE FROM pending_objects
 WHERE intent_id = :intentId!
 RETURNING intent_id, kind, object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata,
-          content_hash, upload_id, part_number, created_at;
+          content_hash, upload_id, part_number, created_at, superseded_at;
 
 /* @name GetIntent */
 SELECT intent_id, kind, object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata,
-       content_hash, upload_id, part_number, created_at
+       content_hash, upload_id, part_number, created_at, superseded_at
 FROM pending_objects
 WHERE intent_id = :intentId!;
 
 /* @name ListIntentsCreatedBefore */
 SELECT intent_id, kind, object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata,
-       content_hash, upload_id, part_number, created_at
+       content_hash, upload_id, part_number, created_at, superseded_at
 FROM pending_objects
 WHERE created_at < :cutoff!
 ORDER BY created_at, intent_id

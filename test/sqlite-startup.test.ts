@@ -50,6 +50,29 @@ describe('SQLite start-up', () => {
     raw.close();
   });
 
+  it('upgrades a file of schema version 1 (before intents could be superseded) in place', async () => {
+    const db = await freshPath();
+    const { mkdirSync, readFileSync } = await import('node:fs');
+    mkdirSync(dirname(db.path), { recursive: true });
+    const v1 = readFileSync(new URL('../schema.sql', import.meta.url), 'utf8')
+      .replace(/\n\s*superseded_at INTEGER,/, '')
+      .replace(/CREATE INDEX IF NOT EXISTS pending_objects_by_key[^;]*;/, '')
+      .replace(/PRAGMA user_version = \d+;/, 'PRAGMA user_version = 1;');
+    const raw = new Sqlite(db.path);
+    raw.exec(v1);
+    raw.prepare(`INSERT INTO backend_quotas (backend_name, bytes_limit, updated_at) VALUES ('alpha', 0, 0)`).run();
+    expect((raw.pragma('table_info(pending_objects)') as { name: string }[]).map((c) => c.name)).not.toContain('superseded_at');
+    raw.close();
+    const store = await openStore(appConfig(db));
+    const intent = await store.objects.beginWrite({ objectKey: 'b/k', sizeBytes: 1 });
+    expect(intent.supersededAt).toBeNull();
+    await store.close();
+    const after = new Sqlite(db.path);
+    expect(after.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect((after.pragma('table_info(pending_objects)') as { name: string }[]).map((c) => c.name)).toContain('superseded_at');
+    after.close();
+  });
+
   it('refuses a file written by a newer version, before touching it', async () => {
     const db = await freshPath();
     await (await openStore(appConfig(db))).close();

@@ -17,7 +17,7 @@ export interface FoundBytes {
 export type PromoteOutcome =
   /** The bytes became the object (write), a copy (copy) or a part (part). */
   | 'committed'
-  /** Something newer won meanwhile (a later write, another version, a finished upload): bytes queued for deletion. */
+  /** Something newer won meanwhile (a later write or delete of the key, another version, a finished upload): bytes queued for deletion. */
   | 'superseded'
   /** The bytes on the backend are not what was admitted (size or ETag differs): queued for deletion. */
   | 'discarded'
@@ -87,7 +87,10 @@ export class IntentOperations {
 
     const current = await q.lookupCopies({ objectKey: row.object_key });
     changes.inflight(row.backend_name, -row.size_bytes);
-    if (current.some((c) => c.created_at.getTime() > row.created_at.getTime())) {
+    // A newer version won: one that ended the version current when this intent began (the statement
+    // that ended it stamped superseded_at; this also covers a newer write that was deleted since), or
+    // a current copy committed after the intent's creation. The crashed write was never acknowledged.
+    if (row.superseded_at !== null || current.some((c) => c.created_at.getTime() > row.created_at.getTime())) {
       changes.enqueueCleanup(cleanupItem(row), 'superseded');
       return 'superseded';
     }

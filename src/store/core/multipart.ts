@@ -100,7 +100,7 @@ export class MultipartOperations {
         createdAt: this.ctx.clock.now(),
       };
       await q.insertIntent(row);
-      return { ...row, userMetadata: JSON.parse(upload.user_metadata) as UserMetadata };
+      return { ...row, userMetadata: JSON.parse(upload.user_metadata) as UserMetadata, supersededAt: null };
     });
   }
 

@@ -82,7 +82,7 @@ export class ObjectOperations {
             createdAt: this.ctx.clock.now(),
           };
           await q.insertIntent(row);
-          return { ...row, userMetadata: JSON.parse(userMetadata) as UserMetadata };
+          return { ...row, userMetadata: JSON.parse(userMetadata) as UserMetadata, supersededAt: null };
         });
       } catch (err) {
         if (!(err instanceof NoSpaceError)) throw err;
@@ -166,9 +166,9 @@ export class ObjectOperations {
     validateObjectKey(objectKey);
     return this.ctx.db.transaction(async (q) => {
       await q.lockObjectKey({ objectKey });
-      const copies = (await q.deleteCopies({ objectKey })).map(toCopy);
-      if (copies.length === 0) throw new NotFoundError('object', objectKey);
       const changes = new LedgerChanges(this.ctx, this.ctx.clock.now());
+      const copies = (await q.endVersion({ objectKey, now: changes.now })).map(toCopy);
+      if (copies.length === 0) throw new NotFoundError('object', objectKey);
       this.#removed(changes, objectKey, copies);
       await changes.apply(q);
       return copies;
@@ -183,14 +183,15 @@ export class ObjectOperations {
     const keys = [...new Set(objectKeys)].sort();
     return this.ctx.db.transaction(async (q) => {
       await q.lockObjectKeys({ objectKeys: keys });
-      const rows = (await q.deleteCopiesOfKeys({ objectKeys: keys })).map(toCopy);
+      const now = this.ctx.clock.now();
+      const rows = (await q.endVersions({ objectKeys: keys, now })).map(toCopy);
       const byKey = new Map<string, ObjectCopy[]>();
       for (const copy of rows) {
         let list = byKey.get(copy.objectKey);
         if (!list) byKey.set(copy.objectKey, (list = []));
         list.push(copy);
       }
-      const changes = new LedgerChanges(this.ctx, this.ctx.clock.now());
+      const changes = new LedgerChanges(this.ctx, now);
       const deleted = [];
       for (const key of keys) {
         const copies = byKey.get(key);
@@ -235,7 +236,7 @@ export class ObjectOperations {
         createdAt: this.ctx.clock.now(),
       };
       await q.insertIntent(row);
-      return { ...row, userMetadata: source.userMetadata };
+      return { ...row, userMetadata: source.userMetadata, supersededAt: null };
     });
   }
 

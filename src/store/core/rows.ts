@@ -36,6 +36,7 @@ export function toIntent(r: Q.IGetIntentResult): WriteIntent {
     uploadId: r.upload_id,
     partNumber: r.part_number,
     createdAt: r.created_at,
+    supersededAt: r.superseded_at,
   };
 }
 

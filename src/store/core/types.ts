@@ -45,6 +45,8 @@ export interface WriteIntent {
   readonly uploadId: string | null;
   readonly partNumber: number | null;
   readonly createdAt: Date;
+  /** Set when a newer version of the key (a write or a delete) ended the one current when this intent began. */
+  readonly supersededAt: Date | null;
 }
 
 export interface CommitResult {

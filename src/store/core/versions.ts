@@ -23,7 +23,7 @@ export interface NewVersion {
  * Shared by commit write, the reaper's promote and multipart completion.
  */
 export async function installVersion(q: TxQueries, changes: LedgerChanges, version: NewVersion): Promise<CommitResult> {
-  const displaced = (await q.deleteCopies({ objectKey: version.objectKey })).map(toCopy);
+  const displaced = (await q.endVersion({ objectKey: version.objectKey, now: changes.now })).map(toCopy);
   await q.insertCopy({ ...version, createdAt: changes.now });
   changes.used(version.backendName, version.sizeBytes);
   for (const old of displaced) changes.used(old.backendName, -old.sizeBytes).enqueueCleanup(old, 'overwritten');

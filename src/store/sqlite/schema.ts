@@ -17,18 +17,31 @@ export function schemaVersionOf(db: SqliteConnection): number {
 }
 
 /**
- * Applies schema.sql in one transaction. Every statement is idempotent, so this runs on every start;
- * a file stamped with a newer version than this program is refused before anything is touched.
+ * What schema.sql cannot do by itself for a file of an older version: it only creates what is
+ * missing, so changes to existing tables are listed here, by the version they lead to (the same
+ * changes as the Postgres migration of that release). They run before schema.sql, in its transaction.
+ */
+const UPGRADES: Record<number, readonly string[]> = {
+  // migrations/0003_intent_supersession.sql
+  2: ['ALTER TABLE pending_objects ADD COLUMN superseded_at INTEGER'],
+};
+
+/**
+ * Applies schema.sql in one transaction, after the upgrade steps a file of an older version needs.
+ * Every statement of schema.sql is idempotent, so this runs on every start; a file stamped with a
+ * newer version than this program is refused before anything is touched.
  */
 export function applySchema(db: SqliteConnection, path: string): { from: number; to: number } {
   const from = schemaVersionOf(db);
   refuseNewer(from, path);
-  if (from !== 0 && from < SCHEMA_VERSION) {
-    // The consolidated schema only creates what is missing; a version that changes existing tables
-    // must add its upgrade steps here.
-    throw new Error(`${path} has schema version ${from}; no upgrade path to ${SCHEMA_VERSION} is defined`);
-  }
-  db.transaction(() => db.exec(schemaText)).immediate();
+  db.transaction(() => {
+    if (from !== 0) {
+      for (let version = from + 1; version <= SCHEMA_VERSION; version++) {
+        for (const statement of UPGRADES[version] ?? []) db.exec(statement);
+      }
+    }
+    db.exec(schemaText);
+  }).immediate();
   return { from, to: SCHEMA_VERSION };
 }
 

@@ -521,13 +521,14 @@ export interface ILookupCopiesResult {
   user_metadata: string;
 }
 
-/** queries/objects.sql: IDeleteCopiesParams */
-export interface IDeleteCopiesParams {
+/** queries/objects.sql: IEndVersionParams */
+export interface IEndVersionParams {
+  now: Date;
   objectKey: string;
 }
 
-/** queries/objects.sql: IDeleteCopiesResult */
-export interface IDeleteCopiesResult {
+/** queries/objects.sql: IEndVersionResult */
+export interface IEndVersionResult {
   backend_name: string;
   content_hash: string | null;
   content_type: string;
@@ -539,13 +540,14 @@ export interface IDeleteCopiesResult {
   user_metadata: string;
 }
 
-/** queries/objects.sql: IDeleteCopiesOfKeysParams */
-export interface IDeleteCopiesOfKeysParams {
+/** queries/objects.sql: IEndVersionsParams */
+export interface IEndVersionsParams {
+  now: Date;
   objectKeys: stringArray;
 }
 
-/** queries/objects.sql: IDeleteCopiesOfKeysResult */
-export interface IDeleteCopiesOfKeysResult {
+/** queries/objects.sql: IEndVersionsResult */
+export interface IEndVersionsResult {
   backend_name: string;
   content_hash: string | null;
   content_type: string;
@@ -663,6 +665,7 @@ export interface IDeleteIntentResult {
   part_number: number | null;
   size_bytes: number;
   storage_key: string;
+  superseded_at: Date | null;
   upload_id: string | null;
   user_metadata: string;
 }
@@ -685,6 +688,7 @@ export interface IGetIntentResult {
   part_number: number | null;
   size_bytes: number;
   storage_key: string;
+  superseded_at: Date | null;
   upload_id: string | null;
   user_metadata: string;
 }
@@ -708,6 +712,7 @@ export interface IListIntentsCreatedBeforeResult {
   part_number: number | null;
   size_bytes: number;
   storage_key: string;
+  superseded_at: Date | null;
   upload_id: string | null;
   user_metadata: string;
 }
@@ -961,9 +966,9 @@ export interface TxQueries {
   /** queries/objects.sql */
   lookupCopies(params: ILookupCopiesParams): Promise<ILookupCopiesResult[]>;
   /** queries/objects.sql */
-  deleteCopies(params: IDeleteCopiesParams): Promise<IDeleteCopiesResult[]>;
+  endVersion(params: IEndVersionParams): Promise<IEndVersionResult[]>;
   /** queries/objects.sql */
-  deleteCopiesOfKeys(params: IDeleteCopiesOfKeysParams): Promise<IDeleteCopiesOfKeysResult[]>;
+  endVersions(params: IEndVersionsParams): Promise<IEndVersionsResult[]>;
   /** queries/objects.sql */
   deleteCopy(params: IDeleteCopyParams): Promise<IDeleteCopyResult[]>;
   /** queries/objects.sql */

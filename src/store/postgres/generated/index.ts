@@ -5,7 +5,7 @@
 import { enqueueCleanup, claimCleanup, releaseCleanupClaims, deleteCleanupRow, retryCleanup, moveCleanupToDlq, listCleanupRows, listDlqRows, requeueDlq, purgeDlq, cleanupDepths } from './cleanup.queries.js';
 import { insertUpload, getUpload, lockUpload, deletePart, insertPart, listParts, deleteParts, deleteUpload, listUploadsFrom, listUploadsCreatedBefore, sumPartsByBackend } from './multipart.queries.js';
 import { insertOutboxEvents, claimOutbox, releaseOutboxClaims, deleteOutboxEvent, retryOutboxEvent, failOutboxEvent, listOutboxEvents, requeueFailedOutbox, purgeFailedOutbox, outboxSummary } from './notifications.queries.js';
-import { lockObjectKey, lockObjectKeys, insertCopy, lookupCopies, deleteCopies, deleteCopiesOfKeys, deleteCopy, listObjectsFrom, listObjectsRange, sumCopiesByBackend, sumCopiesOfBackend } from './objects.queries.js';
+import { lockObjectKey, lockObjectKeys, insertCopy, lookupCopies, endVersion, endVersions, deleteCopy, listObjectsFrom, listObjectsRange, sumCopiesByBackend, sumCopiesOfBackend } from './objects.queries.js';
 import { insertIntent, deleteIntent, getIntent, listIntentsCreatedBefore, intentSummary, sumIntentsByBackend } from './pending.queries.js';
 import { upsertBackendQuota, insertQuotaStripe, listQuotaTotals, lockQuotaBase, lockQuotaStripes, admitOnStripe, addStripeDeltas, addBaseDeltas, setQuotaBase, setStripesFree, resetStripeCounters } from './quota.queries.js';
 import { addUsage, getUsageForPeriod } from './usage.queries.js';
@@ -47,8 +47,8 @@ export const generatedQueries = {
   lockObjectKeys: { query: lockObjectKeys, returnsRows: true },
   insertCopy: { query: insertCopy, returnsRows: false },
   lookupCopies: { query: lookupCopies, returnsRows: true },
-  deleteCopies: { query: deleteCopies, returnsRows: true },
-  deleteCopiesOfKeys: { query: deleteCopiesOfKeys, returnsRows: true },
+  endVersion: { query: endVersion, returnsRows: true },
+  endVersions: { query: endVersions, returnsRows: true },
   deleteCopy: { query: deleteCopy, returnsRows: true },
   listObjectsFrom: { query: listObjectsFrom, returnsRows: true },
   listObjectsRange: { query: listObjectsRange, returnsRows: true },

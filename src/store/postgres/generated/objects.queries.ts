@@ -136,13 +136,14 @@ const lookupCopiesIR: any = {"usedParamSet":{"objectKey":true},"params":[{"name"
 export const lookupCopies = new PreparedQuery<ILookupCopiesParams,ILookupCopiesResult>(lookupCopiesIR);
 
 
-/** 'DeleteCopies' parameters type */
-export interface IDeleteCopiesParams {
+/** 'EndVersion' parameters type */
+export interface IEndVersionParams {
+  now: Date;
   objectKey: string;
 }
 
-/** 'DeleteCopies' return type */
-export interface IDeleteCopiesResult {
+/** 'EndVersion' return type */
+export interface IEndVersionResult {
   backend_name: string;
   content_hash: string | null;
   content_type: string;
@@ -154,33 +155,40 @@ export interface IDeleteCopiesResult {
   user_metadata: string;
 }
 
-/** 'DeleteCopies' query type */
-export interface IDeleteCopiesQuery {
-  params: IDeleteCopiesParams;
-  result: IDeleteCopiesResult;
+/** 'EndVersion' query type */
+export interface IEndVersionQuery {
+  params: IEndVersionParams;
+  result: IEndVersionResult;
 }
 
-const deleteCopiesIR: any = {"usedParamSet":{"objectKey":true},"params":[{"name":"objectKey","required":true,"transform":{"type":"scalar"},"locs":[{"a":146,"b":156}]}],"statement":"-- Removes every copy of a key and returns them: the caller credits quota and enqueues the bytes.\nDELETE FROM object_locations\nWHERE object_key = :objectKey!\nRETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at"};
+const endVersionIR: any = {"usedParamSet":{"now":true,"objectKey":true},"params":[{"name":"now","required":true,"transform":{"type":"scalar"},"locs":[{"a":355,"b":359}]},{"name":"objectKey","required":true,"transform":{"type":"scalar"},"locs":[{"a":384,"b":394},{"a":491,"b":501}]}],"statement":"-- The key's current version ends (a new one replaces it, or it is deleted): every copy goes and is\n-- returned (the caller credits quota and queues the bytes), and the key's pending write intents,\n-- all older than this moment, are stamped superseded so the reaper never promotes them.\nWITH superseded AS (\n    UPDATE pending_objects SET superseded_at = :now!\n    WHERE object_key = :objectKey! AND kind = 'write' AND superseded_at IS NULL\n)\nDELETE FROM object_locations\nWHERE object_key = :objectKey!\nRETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at"};
 
 /**
  * Query generated from SQL:
  * ```
- * -- Removes every copy of a key and returns them: the caller credits quota and enqueues the bytes.
+ * -- The key's current version ends (a new one replaces it, or it is deleted): every copy goes and is
+ * -- returned (the caller credits quota and queues the bytes), and the key's pending write intents,
+ * -- all older than this moment, are stamped superseded so the reaper never promotes them.
+ * WITH superseded AS (
+ *     UPDATE pending_objects SET superseded_at = :now!
+ *     WHERE object_key = :objectKey! AND kind = 'write' AND superseded_at IS NULL
+ * )
  * DELETE FROM object_locations
  * WHERE object_key = :objectKey!
  * RETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at
  * ```
  */
-export const deleteCopies = new PreparedQuery<IDeleteCopiesParams,IDeleteCopiesResult>(deleteCopiesIR);
+export const endVersion = new PreparedQuery<IEndVersionParams,IEndVersionResult>(endVersionIR);
 
 
-/** 'DeleteCopiesOfKeys' parameters type */
-export interface IDeleteCopiesOfKeysParams {
+/** 'EndVersions' parameters type */
+export interface IEndVersionsParams {
+  now: Date;
   objectKeys: stringArray;
 }
 
-/** 'DeleteCopiesOfKeys' return type */
-export interface IDeleteCopiesOfKeysResult {
+/** 'EndVersions' return type */
+export interface IEndVersionsResult {
   backend_name: string;
   content_hash: string | null;
   content_type: string;
@@ -192,23 +200,29 @@ export interface IDeleteCopiesOfKeysResult {
   user_metadata: string;
 }
 
-/** 'DeleteCopiesOfKeys' query type */
-export interface IDeleteCopiesOfKeysQuery {
-  params: IDeleteCopiesOfKeysParams;
-  result: IDeleteCopiesOfKeysResult;
+/** 'EndVersions' query type */
+export interface IEndVersionsQuery {
+  params: IEndVersionsParams;
+  result: IEndVersionsResult;
 }
 
-const deleteCopiesOfKeysIR: any = {"usedParamSet":{"objectKeys":true},"params":[{"name":"objectKeys","required":true,"transform":{"type":"scalar"},"locs":[{"a":53,"b":64}]}],"statement":"DELETE FROM object_locations\nWHERE object_key = ANY (:objectKeys!::text[])\nRETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at"};
+const endVersionsIR: any = {"usedParamSet":{"now":true,"objectKeys":true},"params":[{"name":"now","required":true,"transform":{"type":"scalar"},"locs":[{"a":165,"b":169}]},{"name":"objectKeys","required":true,"transform":{"type":"scalar"},"locs":[{"a":260,"b":271},{"a":389,"b":400}]}],"statement":"-- EndVersion for many keys (a multi-object delete): only keys that have a version are affected.\nWITH superseded AS (\n    UPDATE pending_objects SET superseded_at = :now!\n    WHERE object_key IN (SELECT object_key FROM object_locations WHERE object_key = ANY (:objectKeys!::text[]))\n      AND kind = 'write' AND superseded_at IS NULL\n)\nDELETE FROM object_locations\nWHERE object_key = ANY (:objectKeys!::text[])\nRETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at"};
 
 /**
  * Query generated from SQL:
  * ```
+ * -- EndVersion for many keys (a multi-object delete): only keys that have a version are affected.
+ * WITH superseded AS (
+ *     UPDATE pending_objects SET superseded_at = :now!
+ *     WHERE object_key IN (SELECT object_key FROM object_locations WHERE object_key = ANY (:objectKeys!::text[]))
+ *       AND kind = 'write' AND superseded_at IS NULL
+ * )
  * DELETE FROM object_locations
  * WHERE object_key = ANY (:objectKeys!::text[])
  * RETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at
  * ```
  */
-export const deleteCopiesOfKeys = new PreparedQuery<IDeleteCopiesOfKeysParams,IDeleteCopiesOfKeysResult>(deleteCopiesOfKeysIR);
+export const endVersions = new PreparedQuery<IEndVersionsParams,IEndVersionsResult>(endVersionsIR);
 
 
 /** 'DeleteCopy' parameters type */

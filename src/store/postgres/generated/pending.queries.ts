@@ -62,6 +62,7 @@ export interface IDeleteIntentResult {
   part_number: number | null;
   size_bytes: number;
   storage_key: string;
+  superseded_at: Date | null;
   upload_id: string | null;
   user_metadata: string;
 }
@@ -72,7 +73,7 @@ export interface IDeleteIntentQuery {
   result: IDeleteIntentResult;
 }
 
-const deleteIntentIR: any = {"usedParamSet":{"intentId":true},"params":[{"name":"intentId","required":true,"transform":{"type":"scalar"},"locs":[{"a":135,"b":144}]}],"statement":"-- Resolving an intent deletes it; only the transaction that deletes the row acts on it.\nDELETE FROM pending_objects\nWHERE intent_id = :intentId!\nRETURNING intent_id, kind, object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata,\n          content_hash, upload_id, part_number, created_at"};
+const deleteIntentIR: any = {"usedParamSet":{"intentId":true},"params":[{"name":"intentId","required":true,"transform":{"type":"scalar"},"locs":[{"a":135,"b":144}]}],"statement":"-- Resolving an intent deletes it; only the transaction that deletes the row acts on it.\nDELETE FROM pending_objects\nWHERE intent_id = :intentId!\nRETURNING intent_id, kind, object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata,\n          content_hash, upload_id, part_number, created_at, superseded_at"};
 
 /**
  * Query generated from SQL:
@@ -81,7 +82,7 @@ const deleteIntentIR: any = {"usedParamSet":{"intentId":true},"params":[{"name":
  * DELETE FROM pending_objects
  * WHERE intent_id = :intentId!
  * RETURNING intent_id, kind, object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata,
- *           content_hash, upload_id, part_number, created_at
+ *           content_hash, upload_id, part_number, created_at, superseded_at
  * ```
  */
 export const deleteIntent = new PreparedQuery<IDeleteIntentParams,IDeleteIntentResult>(deleteIntentIR);
@@ -105,6 +106,7 @@ export interface IGetIntentResult {
   part_number: number | null;
   size_bytes: number;
   storage_key: string;
+  superseded_at: Date | null;
   upload_id: string | null;
   user_metadata: string;
 }
@@ -115,13 +117,13 @@ export interface IGetIntentQuery {
   result: IGetIntentResult;
 }
 
-const getIntentIR: any = {"usedParamSet":{"intentId":true},"params":[{"name":"intentId","required":true,"transform":{"type":"scalar"},"locs":[{"a":205,"b":214}]}],"statement":"SELECT intent_id, kind, object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata,\n       content_hash, upload_id, part_number, created_at\nFROM pending_objects\nWHERE intent_id = :intentId!"};
+const getIntentIR: any = {"usedParamSet":{"intentId":true},"params":[{"name":"intentId","required":true,"transform":{"type":"scalar"},"locs":[{"a":220,"b":229}]}],"statement":"SELECT intent_id, kind, object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata,\n       content_hash, upload_id, part_number, created_at, superseded_at\nFROM pending_objects\nWHERE intent_id = :intentId!"};
 
 /**
  * Query generated from SQL:
  * ```
  * SELECT intent_id, kind, object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata,
- *        content_hash, upload_id, part_number, created_at
+ *        content_hash, upload_id, part_number, created_at, superseded_at
  * FROM pending_objects
  * WHERE intent_id = :intentId!
  * ```
@@ -148,6 +150,7 @@ export interface IListIntentsCreatedBeforeResult {
   part_number: number | null;
   size_bytes: number;
   storage_key: string;
+  superseded_at: Date | null;
   upload_id: string | null;
   user_metadata: string;
 }
@@ -158,13 +161,13 @@ export interface IListIntentsCreatedBeforeQuery {
   result: IListIntentsCreatedBeforeResult;
 }
 
-const listIntentsCreatedBeforeIR: any = {"usedParamSet":{"cutoff":true,"limit":true},"params":[{"name":"cutoff","required":true,"transform":{"type":"scalar"},"locs":[{"a":206,"b":213}]},{"name":"limit","required":true,"transform":{"type":"scalar"},"locs":[{"a":252,"b":258}]}],"statement":"SELECT intent_id, kind, object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata,\n       content_hash, upload_id, part_number, created_at\nFROM pending_objects\nWHERE created_at < :cutoff!\nORDER BY created_at, intent_id\nLIMIT :limit!"};
+const listIntentsCreatedBeforeIR: any = {"usedParamSet":{"cutoff":true,"limit":true},"params":[{"name":"cutoff","required":true,"transform":{"type":"scalar"},"locs":[{"a":221,"b":228}]},{"name":"limit","required":true,"transform":{"type":"scalar"},"locs":[{"a":267,"b":273}]}],"statement":"SELECT intent_id, kind, object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata,\n       content_hash, upload_id, part_number, created_at, superseded_at\nFROM pending_objects\nWHERE created_at < :cutoff!\nORDER BY created_at, intent_id\nLIMIT :limit!"};
 
 /**
  * Query generated from SQL:
  * ```
  * SELECT intent_id, kind, object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata,
- *        content_hash, upload_id, part_number, created_at
+ *        content_hash, upload_id, part_number, created_at, superseded_at
  * FROM pending_objects
  * WHERE created_at < :cutoff!
  * ORDER BY created_at, intent_id

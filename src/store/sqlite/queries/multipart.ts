@@ -4,10 +4,28 @@ import { ms, SqliteQueryContext, withDates, withExact } from './context.js';
 const UPLOAD_COLUMNS = 'upload_id, object_key, backend_name, storage_key, content_type, user_metadata, created_at';
 const PART_COLUMNS = 'upload_id, part_number, etag, size_bytes, storage_key, created_at';
 
+/** The statements of this mirror, by query name (the benchmark runs the same text through the raw driver). */
+export const SQL = {
+  insertUpload: `INSERT INTO multipart_uploads (${UPLOAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  getUpload: `SELECT ${UPLOAD_COLUMNS} FROM multipart_uploads WHERE upload_id = ?`,
+  deletePart: `DELETE FROM multipart_parts WHERE upload_id = ? AND part_number = ? RETURNING ${PART_COLUMNS}`,
+  insertPart: `INSERT INTO multipart_parts (${PART_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`,
+  listParts: `SELECT ${PART_COLUMNS} FROM multipart_parts WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?`,
+  deleteParts: `DELETE FROM multipart_parts WHERE upload_id = ? RETURNING ${PART_COLUMNS}`,
+  deleteUpload: `DELETE FROM multipart_uploads WHERE upload_id = ?`,
+  listUploadsFrom: `SELECT ${UPLOAD_COLUMNS} FROM multipart_uploads
+    WHERE (object_key, upload_id) > (@afterKey, @afterUploadId) AND (@toKey IS NULL OR object_key < @toKey)
+    ORDER BY object_key, upload_id LIMIT @limit`,
+  listUploadsCreatedBefore: `SELECT ${UPLOAD_COLUMNS} FROM multipart_uploads WHERE created_at < ? ORDER BY created_at, upload_id LIMIT ?`,
+  sumPartsByBackend: `SELECT u.backend_name, coalesce(sum(p.size_bytes), 0) AS bytes
+    FROM multipart_parts p JOIN multipart_uploads u ON u.upload_id = p.upload_id
+    GROUP BY u.backend_name ORDER BY u.backend_name`,
+} as const;
+
 /** Mirror of queries/multipart.sql. */
 export class MultipartQueries extends SqliteQueryContext {
   async insertUpload(p: Q.IInsertUploadParams): Promise<number> {
-    return this.stmt(`INSERT INTO multipart_uploads (${UPLOAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(
+    return this.stmt(SQL.insertUpload).run(
       p.uploadId,
       p.objectKey,
       p.backendName,
@@ -19,7 +37,7 @@ export class MultipartQueries extends SqliteQueryContext {
   }
 
   async getUpload(p: Q.IGetUploadParams): Promise<Q.IGetUploadResult[]> {
-    return withDates(this.stmt(`SELECT ${UPLOAD_COLUMNS} FROM multipart_uploads WHERE upload_id = ?`).all(p.uploadId), 'created_at');
+    return withDates(this.stmt(SQL.getUpload).all(p.uploadId), 'created_at');
   }
 
   /** Transactions are serialised: reading the row is all there is to locking it. */
@@ -28,7 +46,7 @@ export class MultipartQueries extends SqliteQueryContext {
   }
 
   async deletePart(p: Q.IDeletePartParams): Promise<Q.IDeletePartResult[]> {
-    const rows = this.stmt(`DELETE FROM multipart_parts WHERE upload_id = ? AND part_number = ? RETURNING ${PART_COLUMNS}`).all(
+    const rows = this.stmt(SQL.deletePart).all(
       p.uploadId,
       p.partNumber,
     );
@@ -36,7 +54,7 @@ export class MultipartQueries extends SqliteQueryContext {
   }
 
   async insertPart(p: Q.IInsertPartParams): Promise<number> {
-    return this.stmt(`INSERT INTO multipart_parts (${PART_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`).run(
+    return this.stmt(SQL.insertPart).run(
       p.uploadId,
       p.partNumber,
       p.etag,
@@ -47,42 +65,30 @@ export class MultipartQueries extends SqliteQueryContext {
   }
 
   async listParts(p: Q.IListPartsParams): Promise<Q.IListPartsResult[]> {
-    const rows = this.stmt(
-      `SELECT ${PART_COLUMNS} FROM multipart_parts WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?`,
-    ).all(p.uploadId, p.afterPart, p.limit);
+    const rows = this.stmt(SQL.listParts).all(p.uploadId, p.afterPart, p.limit);
     return withDates(rows, 'created_at');
   }
 
   async deleteParts(p: Q.IDeletePartsParams): Promise<Q.IDeletePartsResult[]> {
-    return withDates(this.stmt(`DELETE FROM multipart_parts WHERE upload_id = ? RETURNING ${PART_COLUMNS}`).all(p.uploadId), 'created_at');
+    return withDates(this.stmt(SQL.deleteParts).all(p.uploadId), 'created_at');
   }
 
   async deleteUpload(p: Q.IDeleteUploadParams): Promise<number> {
-    return this.stmt(`DELETE FROM multipart_uploads WHERE upload_id = ?`).run(p.uploadId).changes;
+    return this.stmt(SQL.deleteUpload).run(p.uploadId).changes;
   }
 
   async listUploadsFrom(p: Q.IListUploadsFromParams): Promise<Q.IListUploadsFromResult[]> {
-    const rows = this.stmt(
-      `SELECT ${UPLOAD_COLUMNS} FROM multipart_uploads
-       WHERE (object_key, upload_id) > (@afterKey, @afterUploadId) AND (@toKey IS NULL OR object_key < @toKey)
-       ORDER BY object_key, upload_id LIMIT @limit`,
-    ).all({ afterKey: p.afterKey, afterUploadId: p.afterUploadId, toKey: p.toKey ?? null, limit: p.limit });
+    const rows = this.stmt(SQL.listUploadsFrom).all({ afterKey: p.afterKey, afterUploadId: p.afterUploadId, toKey: p.toKey ?? null, limit: p.limit });
     return withDates(rows, 'created_at');
   }
 
   async listUploadsCreatedBefore(p: Q.IListUploadsCreatedBeforeParams): Promise<Q.IListUploadsCreatedBeforeResult[]> {
-    const rows = this.stmt(
-      `SELECT ${UPLOAD_COLUMNS} FROM multipart_uploads WHERE created_at < ? ORDER BY created_at, upload_id LIMIT ?`,
-    ).all(ms(p.cutoff), p.limit);
+    const rows = this.stmt(SQL.listUploadsCreatedBefore).all(ms(p.cutoff), p.limit);
     return withDates(rows, 'created_at');
   }
 
   async sumPartsByBackend(): Promise<Q.ISumPartsByBackendResult[]> {
-    const rows = this.stmt(
-      `SELECT u.backend_name, coalesce(sum(p.size_bytes), 0) AS bytes
-       FROM multipart_parts p JOIN multipart_uploads u ON u.upload_id = p.upload_id
-       GROUP BY u.backend_name ORDER BY u.backend_name`,
-    ).all() as Q.ISumPartsByBackendResult[];
+    const rows = this.stmt(SQL.sumPartsByBackend).all() as Q.ISumPartsByBackendResult[];
     return withExact(rows, 'bytes');
   }
 }

@@ -1,13 +1,24 @@
 import type * as Q from '../../core/generated/queries.js';
 import { ms, SqliteQueryContext, withDates, withExact } from './context.js';
 
-const INTENT_COLUMNS =
+const INSERTED_COLUMNS =
   'intent_id, kind, object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, upload_id, part_number, created_at';
+const INTENT_COLUMNS = `${INSERTED_COLUMNS}, superseded_at`;
+
+/** The statements of this mirror, by query name (the benchmark runs the same text through the raw driver). */
+export const SQL = {
+  insertIntent: `INSERT INTO pending_objects (${INSERTED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  deleteIntent: `DELETE FROM pending_objects WHERE intent_id = ? RETURNING ${INTENT_COLUMNS}`,
+  getIntent: `SELECT ${INTENT_COLUMNS} FROM pending_objects WHERE intent_id = ?`,
+  listIntentsCreatedBefore: `SELECT ${INTENT_COLUMNS} FROM pending_objects WHERE created_at < ? ORDER BY created_at, intent_id LIMIT ?`,
+  intentSummary: `SELECT count(*) AS count, min(created_at) AS oldest FROM pending_objects`,
+  sumIntentsByBackend: `SELECT backend_name, coalesce(sum(size_bytes), 0) AS bytes FROM pending_objects GROUP BY backend_name ORDER BY backend_name`,
+} as const;
 
 /** Mirror of queries/pending.sql. */
 export class PendingQueries extends SqliteQueryContext {
   async insertIntent(p: Q.IInsertIntentParams): Promise<number> {
-    return this.stmt(`INSERT INTO pending_objects (${INTENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+    return this.stmt(SQL.insertIntent).run(
       p.intentId,
       p.kind,
       p.objectKey,
@@ -25,28 +36,24 @@ export class PendingQueries extends SqliteQueryContext {
   }
 
   async deleteIntent(p: Q.IDeleteIntentParams): Promise<Q.IDeleteIntentResult[]> {
-    return withDates(this.stmt(`DELETE FROM pending_objects WHERE intent_id = ? RETURNING ${INTENT_COLUMNS}`).all(p.intentId), 'created_at');
+    return withDates(this.stmt(SQL.deleteIntent).all(p.intentId), 'created_at', 'superseded_at');
   }
 
   async getIntent(p: Q.IGetIntentParams): Promise<Q.IGetIntentResult[]> {
-    return withDates(this.stmt(`SELECT ${INTENT_COLUMNS} FROM pending_objects WHERE intent_id = ?`).all(p.intentId), 'created_at');
+    return withDates(this.stmt(SQL.getIntent).all(p.intentId), 'created_at', 'superseded_at');
   }
 
   async listIntentsCreatedBefore(p: Q.IListIntentsCreatedBeforeParams): Promise<Q.IListIntentsCreatedBeforeResult[]> {
-    const rows = this.stmt(
-      `SELECT ${INTENT_COLUMNS} FROM pending_objects WHERE created_at < ? ORDER BY created_at, intent_id LIMIT ?`,
-    ).all(ms(p.cutoff), p.limit);
-    return withDates(rows, 'created_at');
+    const rows = this.stmt(SQL.listIntentsCreatedBefore).all(ms(p.cutoff), p.limit);
+    return withDates(rows, 'created_at', 'superseded_at');
   }
 
   async intentSummary(): Promise<Q.IIntentSummaryResult[]> {
-    return withDates(this.stmt(`SELECT count(*) AS count, min(created_at) AS oldest FROM pending_objects`).all(), 'oldest');
+    return withDates(this.stmt(SQL.intentSummary).all(), 'oldest');
   }
 
   async sumIntentsByBackend(): Promise<Q.ISumIntentsByBackendResult[]> {
-    const rows = this.stmt(
-      `SELECT backend_name, coalesce(sum(size_bytes), 0) AS bytes FROM pending_objects GROUP BY backend_name ORDER BY backend_name`,
-    ).all() as Q.ISumIntentsByBackendResult[];
+    const rows = this.stmt(SQL.sumIntentsByBackend).all() as Q.ISumIntentsByBackendResult[];
     return withExact(rows, 'bytes');
   }
 }
