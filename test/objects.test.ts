@@ -240,20 +240,20 @@ describeEngines('objects and quota', (engine) => {
 
   it('rejects bad input with errors that name the field', async () => {
     const { store } = await openTestStore(engine);
-    const cases: [Promise<unknown>, RegExp][] = [
-      [store.objects.beginWrite({ objectKey: '', sizeBytes: 1 }), /objectKey: must be a non-empty string/],
-      [store.objects.beginWrite({ objectKey: 'b/\u0000', sizeBytes: 1 }), /objectKey: contains a NUL/],
-      [store.objects.beginWrite({ objectKey: 'b/\uD800', sizeBytes: 1 }), /objectKey: contains a lone surrogate/],
-      [store.objects.beginWrite({ objectKey: `b/${'x'.repeat(MAX_OBJECT_KEY_BYTES)}`, sizeBytes: 1 }), /objectKey: is \d+ bytes of UTF-8; the limit is/],
-      [store.objects.beginWrite({ objectKey: 'b/k', sizeBytes: -1 }), /sizeBytes: must be a whole number/],
-      [store.objects.beginWrite({ objectKey: 'b/k', sizeBytes: 1.5 }), /sizeBytes: must be a whole number/],
-      [store.objects.beginWrite({ objectKey: 'b/k', sizeBytes: 2 ** 60 }), /sizeBytes: must be a whole number/],
-      [store.objects.beginWrite({ objectKey: 'b/k', sizeBytes: 1, userMetadata: { a: 1 as unknown as string } }), /userMetadata\.a: must be a string/],
-      [store.objects.beginWrite({ objectKey: 'b/k', sizeBytes: 1, userMetadata: { big: 'x'.repeat(3000) } }), /userMetadata: is \d+ bytes as JSON/],
-      [store.objects.beginWrite({ objectKey: 'b/k', sizeBytes: 1, backendName: 'nowhere' }), /backend: unknown backend "nowhere"/],
-      [store.objects.head('b/missing'), /object not found: "b\/missing"/],
+    const cases: [() => Promise<unknown>, RegExp][] = [
+      [() => store.objects.beginWrite({ objectKey: '', sizeBytes: 1 }), /objectKey: must be a non-empty string/],
+      [() => store.objects.beginWrite({ objectKey: 'b/\u0000', sizeBytes: 1 }), /objectKey: contains a NUL/],
+      [() => store.objects.beginWrite({ objectKey: 'b/\uD800', sizeBytes: 1 }), /objectKey: contains a lone surrogate/],
+      [() => store.objects.beginWrite({ objectKey: `b/${'x'.repeat(MAX_OBJECT_KEY_BYTES)}`, sizeBytes: 1 }), /objectKey: is \d+ bytes of UTF-8; the limit is/],
+      [() => store.objects.beginWrite({ objectKey: 'b/k', sizeBytes: -1 }), /sizeBytes: must be a whole number/],
+      [() => store.objects.beginWrite({ objectKey: 'b/k', sizeBytes: 1.5 }), /sizeBytes: must be a whole number/],
+      [() => store.objects.beginWrite({ objectKey: 'b/k', sizeBytes: 2 ** 60 }), /sizeBytes: must be a whole number/],
+      [() => store.objects.beginWrite({ objectKey: 'b/k', sizeBytes: 1, userMetadata: { a: 1 as unknown as string } }), /userMetadata\.a: must be a string/],
+      [() => store.objects.beginWrite({ objectKey: 'b/k', sizeBytes: 1, userMetadata: { big: 'x'.repeat(3000) } }), /userMetadata: is \d+ bytes as JSON/],
+      [() => store.objects.beginWrite({ objectKey: 'b/k', sizeBytes: 1, backendName: 'nowhere' }), /backend: unknown backend "nowhere"/],
+      [() => store.objects.head('b/missing'), /object not found: "b\/missing"/],
     ];
-    for (const [promise, message] of cases) await expect(promise).rejects.toThrow(message);
+    for (const [call, message] of cases) await expect(call()).rejects.toThrow(message);
     expect(await store.intents.listOlderThan(new Date(8.64e15), 10)).toEqual([]); // nothing was admitted
     await expectLedgerConsistent(store);
   });

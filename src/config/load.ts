@@ -11,13 +11,10 @@ export const DEFAULT_CONFIG_PATH = 's3-orchestrator.yaml';
 export function parseConfigText(text: string, env: NodeJS.ProcessEnv = process.env, source?: string): AppConfig {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    throw new ConfigError(
-      doc.errors.map((e) => ({
-        path: '',
-        message: `YAML syntax error${e.linePos ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : ''}: ${describeYamlError(e.code)}`,
-      })),
-      source,
+    const messages = doc.errors.map(
+      (e) => `YAML syntax error${e.linePos ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : ''}: ${describeYamlError(e.code)}`,
     );
+    throw new ConfigError([...new Set(messages)].map((message) => ({ path: '', message })), source);
   }
   let document: unknown;
   try {

@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DEFAULT_CONFIG_PATH } from '../../config/load.js';
 import type { CommandContext } from '../context.js';
@@ -15,6 +15,8 @@ export function registerInit(program: Command, run: (cmd: Command, fn: (ctx: Com
       run(cmd, async (ctx) => {
         if (existsSync(file) && !opts.force) throw new UsageError(`${file} already exists; pass --force to overwrite it`);
         writeFileSync(file, STARTER_CONFIG, { mode: 0o600 });
+        chmodSync(file, 0o600); // `mode` only applies when the file is created; --force overwrites
+
         if (ctx.out.json) ctx.out.printJson({ written: file });
         else {
           ctx.out.line(`wrote ${file}`);

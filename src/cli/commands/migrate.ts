@@ -16,24 +16,21 @@ export function registerMigrate(program: Command, run: (cmd: Command, fn: (ctx: 
       run(cmd, async (ctx) => {
         const { config } = ctx.config();
         if (opts.dryRun) return dryRun(ctx, config);
-        const ran: string[] = [];
         const db = await withProgress(ctx.io.stderr, 'migrating', () =>
           openDatabase(config, {
             role: 'serve',
             logger: silentLogger,
             migrationProgress: {
               onStart: (name) => !ctx.out.json && ctx.out.line(`applying ${name} ...`),
-              onDone: (name, ms) => {
-                ran.push(name);
-                if (!ctx.out.json) ctx.out.line(`applied  ${name} (${Math.round(ms)} ms)`);
-              },
+              onDone: (name, ms) => !ctx.out.json && ctx.out.line(`applied  ${name} (${Math.round(ms)} ms)`),
             },
           }),
         );
         try {
           const status = await db.schemaStatus();
+          const ran = db.appliedAtOpen;
           if (ctx.out.json) ctx.out.printJson({ engine: db.engine, location: db.location, applied: ran, current: status.current ?? null, pending: status.pending });
-          else if (db.engine === 'sqlite') ctx.out.line(`${db.location}: ${status.current} (schema.sql applied; every statement is idempotent)`);
+          else if (db.engine === 'sqlite') ctx.out.line(`${db.location}: ${ran.length > 0 ? `applied ${ran.join(', ')}` : `already at ${status.current}`}`);
           else ctx.out.line(`${ran.length === 0 ? 'nothing to apply' : `${ran.length} migration${ran.length === 1 ? '' : 's'} applied`}; schema at ${status.current}`);
         } finally {
           await db.close();

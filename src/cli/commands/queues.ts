@@ -22,9 +22,10 @@ export function registerQueues(program: Command, run: Run): void {
 
   const cleanup = program.command('cleanup').description('the cleanup queue (bytes waiting to be deleted from backends)');
   listFlags(cleanup.command('list').description('rows waiting for deletion')).action((opts: ListOptions, cmd: Command) =>
-    run(cmd, (ctx) =>
-      ctx.withStore(async (store) => {
-        const rows = await store.cleanup.list({ ...backendOf(opts), limit: int(opts.limit, '--limit'), afterId: int(opts.after, '--after', 0) });
+    run(cmd, (ctx) => {
+      const page = { ...backendOf(opts), limit: int(opts.limit, '--limit'), afterId: int(opts.after, '--after', 0) };
+      return ctx.withStore(async (store) => {
+        const rows = await store.cleanup.list(page);
         if (ctx.out.json) return ctx.out.printJson(rows);
         const now = store.context.clock.now().getTime();
         if (rows.length === 0) return ctx.out.line('the cleanup queue is empty');
@@ -42,15 +43,16 @@ export function registerQueues(program: Command, run: Run): void {
           ]),
           [0, 2, 3],
         );
-      }),
-    ),
+      });
+    }),
   );
 
   const dlq = program.command('dlq').description('the cleanup dead-letter table (deletes that used up their retries)');
   listFlags(dlq.command('list').description('dead letters')).action((opts: ListOptions, cmd: Command) =>
-    run(cmd, (ctx) =>
-      ctx.withStore(async (store) => {
-        const rows = await store.cleanup.listDeadLetters({ ...backendOf(opts), limit: int(opts.limit, '--limit'), afterId: int(opts.after, '--after', 0) });
+    run(cmd, (ctx) => {
+      const page = { ...backendOf(opts), limit: int(opts.limit, '--limit'), afterId: int(opts.after, '--after', 0) };
+      return ctx.withStore(async (store) => {
+        const rows = await store.cleanup.listDeadLetters(page);
         if (ctx.out.json) return ctx.out.printJson(rows);
         if (rows.length === 0) return ctx.out.line('no dead letters');
         ctx.out.table(
@@ -58,8 +60,8 @@ export function registerQueues(program: Command, run: Run): void {
           rows.map((r) => [String(r.id), r.backendName, formatSize(r.sizeBytes), String(r.attempts), r.movedAt.toISOString(), r.reason, r.storageKey, r.lastError ?? '']),
           [0, 2, 3],
         );
-      }),
-    ),
+      });
+    }),
   );
   selectorFlags(dlq.command('requeue').description('move dead letters back to the queue with a fresh retry budget')).action((opts: SelectorOptions, cmd: Command) =>
     run(cmd, async (ctx) => {
@@ -96,11 +98,12 @@ export function registerQueues(program: Command, run: Run): void {
     .option('--limit <n>', 'rows to show', '100')
     .option('--after <id>', 'start after this id (paging)', '0')
     .action((opts: { failed?: boolean; pending?: boolean; limit?: string; after?: string }, cmd: Command) =>
-      run(cmd, (ctx) =>
-        ctx.withStore(async (store) => {
-          if (opts.failed && opts.pending) throw new UsageError('--failed and --pending exclude each other');
-          const state = opts.failed ? 'failed' : opts.pending ? 'pending' : undefined;
-          const rows = await store.outbox.list({ ...(state ? { state } : {}), limit: int(opts.limit, '--limit'), afterId: int(opts.after, '--after', 0) });
+      run(cmd, (ctx) => {
+        if (opts.failed && opts.pending) throw new UsageError('--failed and --pending exclude each other');
+        const state: 'failed' | 'pending' | undefined = opts.failed ? 'failed' : opts.pending ? 'pending' : undefined;
+        const page = { ...(state ? { state } : {}), limit: int(opts.limit, '--limit'), afterId: int(opts.after, '--after', 0) };
+        return ctx.withStore(async (store) => {
+          const rows = await store.outbox.list(page);
           if (ctx.out.json) return ctx.out.printJson(rows);
           if (rows.length === 0) return ctx.out.line('no events');
           ctx.out.table(
@@ -117,8 +120,8 @@ export function registerQueues(program: Command, run: Run): void {
             ]),
             [0, 5],
           );
-        }),
-      ),
+        });
+      }),
     );
   outbox
     .command('requeue')
@@ -165,12 +168,13 @@ export function registerQueues(program: Command, run: Run): void {
     .option('--older-than <duration>', 'only intents at least this old, e.g. 5m', '0s')
     .option('--limit <n>', 'rows to show', '100')
     .action((opts: { olderThan: string; limit?: string }, cmd: Command) =>
-      run(cmd, (ctx) =>
-        ctx.withStore(async (store) => {
-          const age = parseDuration(opts.olderThan);
-          if (age === undefined) throw new UsageError(`--older-than: ${JSON.stringify(opts.olderThan)} is not a duration such as 30s, 5m or 1h`);
+      run(cmd, (ctx) => {
+        const age = parseDuration(opts.olderThan);
+        if (age === undefined) throw new UsageError(`--older-than: ${JSON.stringify(opts.olderThan)} is not a duration such as 30s, 5m or 1h`);
+        const limit = int(opts.limit, '--limit');
+        return ctx.withStore(async (store) => {
           const now = store.context.clock.now().getTime();
-          const rows = await store.intents.listOlderThan(new Date(now - age + 1), int(opts.limit, '--limit'));
+          const rows = await store.intents.listOlderThan(new Date(now - age + 1), limit);
           if (ctx.out.json) return ctx.out.printJson(rows);
           if (rows.length === 0) return ctx.out.line('no pending intents');
           ctx.out.table(
@@ -178,8 +182,8 @@ export function registerQueues(program: Command, run: Run): void {
             rows.map((i) => [i.intentId, i.kind, i.objectKey, i.backendName, formatSize(i.sizeBytes), formatAge(now - i.createdAt.getTime())]),
             [4, 5],
           );
-        }),
-      ),
+        });
+      }),
     );
 }
 

@@ -28,6 +28,9 @@ export interface Database {
 
   schemaStatus(): Promise<SchemaStatus>;
 
+  /** What opening this database applied: migration names, or the SQLite schema version. */
+  readonly appliedAtOpen: readonly string[];
+
   close(): Promise<void>;
 }
 

@@ -275,6 +275,9 @@ export class ObjectOperations {
   async #candidates(input: BeginWriteInput, sizeBytes: number): Promise<string[]> {
     const candidates = input.backendName !== undefined ? [input.backendName] : (input.candidates ?? [...this.ctx.backends.keys()]);
     if (candidates.length === 0) throw new InvalidArgumentError('candidates', 'no backend is configured');
+    // With one candidate there is nothing to choose: the admission alone decides (and knows unknown
+    // backends), which saves the advisory read of every backend's totals on the write path.
+    if (candidates.length === 1) return [...candidates];
     return placementOrder(await this.quota.totals(), candidates, sizeBytes, this.ctx.placement);
   }
 

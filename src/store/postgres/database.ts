@@ -21,12 +21,14 @@ export class PostgresDatabase implements Database {
   readonly engine = 'postgres' as const;
   readonly capabilities = { concurrentWriters: true };
   readonly location: string;
+  readonly appliedAtOpen: readonly string[];
   readonly #pool: pg.Pool;
   readonly #config: PostgresConfig;
   readonly #locks: PostgresLeaderLocks;
   #closed = false;
 
-  private constructor(config: PostgresConfig, pool: pg.Pool, logger: Logger) {
+  private constructor(config: PostgresConfig, pool: pg.Pool, logger: Logger, applied: readonly string[]) {
+    this.appliedAtOpen = applied;
     this.#config = config;
     this.#pool = pool;
     this.location = `postgres://${encodeURIComponent(config.user)}@${config.host}:${config.port}/${encodeURIComponent(config.database)}`;
@@ -40,6 +42,7 @@ export class PostgresDatabase implements Database {
     // A checked-out client whose connection drops emits 'error' as well as failing its query; without a
     // listener that event would crash the process. The query's rejection is what callers act on.
     pool.on('connect', (client) => client.on('error', (err) => options.logger.debug({ err: err.message }, 'PostgreSQL connection failed')));
+    let applied: readonly string[] = [];
     try {
       // Migrations run on their own connection: the migration lock is a session lock.
       const client = new pg.Client(clientConfig(config));
@@ -47,7 +50,7 @@ export class PostgresDatabase implements Database {
       await client.connect();
       try {
         if (options.schema === 'apply') {
-          await applyMigrations(client, options.migrationProgress);
+          applied = await applyMigrations(client, options.migrationProgress);
         } else {
           const plan = await readMigrationPlan(client);
           if (plan.unknown.length > 0) throw new SchemaTooNewError(`it has migrations ${plan.unknown.join(', ')} that this program does not know`);
@@ -60,7 +63,7 @@ export class PostgresDatabase implements Database {
       await pool.end().catch(() => {});
       throw classifyPostgresError(err);
     }
-    return new PostgresDatabase(config, pool, options.logger);
+    return new PostgresDatabase(config, pool, options.logger, applied);
   }
 
   async transaction<T>(fn: (q: TxQueries) => Promise<T>): Promise<T> {

@@ -1,6 +1,7 @@
-import { realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import type { SqliteConfig } from '../../config/types.js';
 import type { Database, LeaderJob, LeaderLock, SchemaStatus } from '../core/database.js';
+import { DatabaseUnavailableError } from '../core/errors.js';
 import type { TxQueries } from '../core/generated/queries.js';
 import { openReader, openWriter, type SqliteConnection } from './connection.js';
 import { classifySqliteError } from './errors.js';
@@ -22,6 +23,7 @@ export class SqliteDatabase implements Database {
   readonly engine = 'sqlite' as const;
   readonly capabilities = { concurrentWriters: false };
   readonly location: string;
+  readonly appliedAtOpen: readonly string[];
   readonly #writer: SqliteConnection;
   readonly #reader: SqliteConnection;
   readonly #writerStatements: StatementCache;
@@ -34,8 +36,9 @@ export class SqliteDatabase implements Database {
   readonly #rollback;
   #closed = false;
 
-  private constructor(config: SqliteConfig, writer: SqliteConnection, reader: SqliteConnection, releaseInstance: () => void) {
+  private constructor(config: SqliteConfig, writer: SqliteConnection, reader: SqliteConnection, releaseInstance: () => void, applied: readonly string[]) {
     this.location = config.path;
+    this.appliedAtOpen = applied;
     this.#writer = writer;
     this.#reader = reader;
     this.#writerStatements = new StatementCache(writer);
@@ -50,19 +53,24 @@ export class SqliteDatabase implements Database {
   }
 
   static open(config: SqliteConfig, options: SqliteOpenOptions): SqliteDatabase {
+    if (options.role === 'inspect' && !existsSync(config.path)) {
+      // An operator command must not leave an empty database behind where the service would create one.
+      throw new DatabaseUnavailableError(`the SQLite database ${config.path} does not exist yet: it is created when the service starts (s3-orchestrator serve) or by s3-orchestrator migrate`);
+    }
     const releaseInstance = options.role === 'serve' ? acquireInstanceLock(config.path) : () => {};
     let writer: SqliteConnection | undefined;
     let reader: SqliteConnection | undefined;
     try {
       writer = openWriter(config);
-      if (options.role === 'serve') applySchema(writer, config.path);
-      else {
-        const version = schemaVersionOf(writer);
-        refuseNewer(version, config.path);
-        if (version < SCHEMA_VERSION) applySchema(writer, config.path);
+      let applied: readonly string[] = [];
+      const version = schemaVersionOf(writer);
+      refuseNewer(version, config.path);
+      if (options.role === 'serve' || version < SCHEMA_VERSION) {
+        const { from, to } = applySchema(writer, config.path);
+        if (from < to) applied = [`sqlite schema ${to}`];
       }
       reader = openReader(config);
-      return new SqliteDatabase(config, writer, reader, releaseInstance);
+      return new SqliteDatabase(config, writer, reader, releaseInstance, applied);
     } catch (err) {
       reader?.close();
       writer?.close();
