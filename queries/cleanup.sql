@@ -1,11 +1,3 @@
-/* @name EnqueueCleanup */
--- One row per copy whose bytes must be deleted from its backend; the caller moves the same bytes
--- into orphan_bytes in the same transaction (I3).
-INSERT INTO cleanup_queue (backend_name, storage_key, object_key, reason, size_bytes, attempts, next_retry, created_at)
-SELECT t.backend_name, t.storage_key, t.object_key, :reason!, t.size_bytes, 0, :now!, :now!
-FROM unnest(:backendNames!::text[], :storageKeys!::text[], :objectKeys!::text[], :sizes!::int8[])
-     AS t (backend_name, storage_key, object_key, size_bytes);
-
 /* @name ClaimCleanup */
 -- Due rows for one worker; SKIP LOCKED keeps concurrent claimers on disjoint rows. The claim pushes
 -- next_retry to :claimUntil, so the rows of a worker that died mid-claim come due again after the

@@ -1,10 +1,3 @@
-/* @name InsertOutboxEvents */
--- Inserted in the same transaction as the change they announce (I5).
-INSERT INTO notification_outbox (event_id, event_type, payload, endpoint, attempts, next_retry, created_at)
-SELECT t.event_id, t.event_type, t.payload::jsonb, t.endpoint, 0, :now!, :now!
-FROM unnest(:eventIds!::text[], :eventTypes!::text[], :payloads!::text[], :endpoints!::text[])
-     AS t (event_id, event_type, payload, endpoint);
-
 /* @name ClaimOutbox */
 -- As ClaimCleanup: disjoint claims, and a claim older than the grace period is taken over.
 UPDATE notification_outbox o

@@ -5,6 +5,40 @@ INSERT INTO pending_objects
 VALUES (:intentId!, :kind!, :objectKey!, :backendName!, :storageKey!, :sizeBytes!, :etag, :contentType!, :userMetadata!,
         :contentHash, :uploadId, :partNumber, :createdAt!);
 
+/* @name InsertAdmittedIntent */
+-- The fast path of a write's admission and its intent in one statement (one round trip, committed
+-- on its own): the bytes are taken from one quota stripe's share (as AdmitOnStripe) and the intent is
+-- inserted only if they were. No row back: the share was too small, and the caller rebalances.
+WITH admitted AS (
+    UPDATE backend_quota_stripes s
+    SET inflight_bytes = s.inflight_bytes + :sizeBytes!,
+        free_bytes = CASE WHEN q.bytes_limit = 0 THEN s.free_bytes ELSE s.free_bytes - :sizeBytes! END
+    FROM backend_quotas q
+    WHERE q.backend_name = :backendName!
+      AND s.backend_name = q.backend_name
+      AND s.stripe = :stripe!
+      AND (q.bytes_limit = 0 OR s.free_bytes >= :sizeBytes!)
+    RETURNING s.backend_name
+)
+INSERT INTO pending_objects
+    (intent_id, kind, object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata,
+     content_hash, upload_id, part_number, created_at)
+SELECT :intentId!, :kind!, :objectKey!, admitted.backend_name, :storageKey!, :sizeBytes!, :etag, :contentType!, :userMetadata!,
+       :contentHash, :uploadId, :partNumber, :createdAt!
+FROM admitted
+RETURNING intent_id;
+
+/* @name TakeIntent */
+-- Locks the intent's object key (as LockObjectKey), then resolves the intent, in one round trip:
+-- the lock is an init plan, taken before the row is deleted.
+WITH key_lock AS MATERIALIZED (
+    SELECT pg_advisory_xact_lock(1, hashtext(:objectKey!))
+)
+DELETE FROM pending_objects
+WHERE intent_id = :intentId! AND EXISTS (SELECT 1 FROM key_lock)
+RETURNING intent_id, kind, object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata,
+          content_hash, upload_id, part_number, created_at, superseded_at;
+
 /* @name DeleteIntent */
 -- Resolving an intent deletes it; only the transaction that deletes the row acts on it.
 DELETE FROM pending_objects

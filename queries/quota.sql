@@ -64,6 +64,31 @@ SET bytes_used = bytes_used + :usedDelta!,
     inflight_bytes = inflight_bytes + :inflightDelta!
 WHERE backend_name = :backendName! AND stripe = :stripe!;
 
+/* @name RecordChanges */
+-- The end of a transaction's ledger changes in one round trip: one stripe's counter deltas (none when
+-- :backendName is null), the cleanup rows (their bytes are in the orphan delta) and the outbox events.
+-- Returns how many stripe rows were updated, so a missing stripe can be handled by the caller.
+WITH quota AS (
+    UPDATE backend_quota_stripes
+    SET bytes_used = bytes_used + :usedDelta!,
+        orphan_bytes = orphan_bytes + :orphanDelta!,
+        inflight_bytes = inflight_bytes + :inflightDelta!
+    WHERE backend_name = :backendName AND stripe = :stripe!
+    RETURNING stripe
+), cleanup AS (
+    INSERT INTO cleanup_queue (backend_name, storage_key, object_key, reason, size_bytes, attempts, next_retry, created_at)
+    SELECT t.backend_name, t.storage_key, t.object_key, t.reason, t.size_bytes, 0, :now!, :now!
+    FROM unnest(:cleanupBackends!::text[], :cleanupStorageKeys!::text[], :cleanupObjectKeys!::text[],
+                :cleanupReasons!::text[], :cleanupSizes!::int8[])
+         AS t (backend_name, storage_key, object_key, reason, size_bytes)
+), events AS (
+    INSERT INTO notification_outbox (event_id, event_type, payload, endpoint, attempts, next_retry, created_at)
+    SELECT e.event_id, e.event_type, e.payload::jsonb, e.endpoint, 0, :now!, :now!
+    FROM unnest(:eventIds!::text[], :eventTypes!::text[], :eventPayloads!::text[], :eventEndpoints!::text[])
+         AS e (event_id, event_type, payload, endpoint)
+)
+SELECT count(*)::int4 AS "stripes_updated!" FROM quota;
+
 /* @name AddBaseDeltas */
 -- Changes off the writers' path (cleanup done, intent dropped, write-off). Bytes that leave the
 -- backend (a negative sum of the deltas) go back to the unassigned budget of a limited backend.

@@ -28,7 +28,7 @@ database:
   # max_conns: 20                        # see "Pool sizing" in README.md
   # min_conns: 2
   # max_conn_lifetime: 30m
-  # quota_stripes: 8                     # quota counter rows per backend: more = less contention
+  # quota_stripes: 32                    # quota counter rows per backend: more = less contention
 
 # The storage backends and their byte limits (0 = unlimited). Writes count against the limit from the
 # moment they are admitted; bytes waiting for deletion keep counting until they are gone.

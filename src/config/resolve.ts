@@ -149,7 +149,7 @@ function resolveDatabase(raw: unknown, env: NodeJS.ProcessEnv, issues: ConfigIss
     maxConns,
     minConns,
     maxConnLifetimeMs: f.max_conn_lifetime ?? 30 * 60_000,
-    quotaStripes: f.quota_stripes ?? 8,
+    quotaStripes: f.quota_stripes ?? 32,
   };
 }
 

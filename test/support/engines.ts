@@ -74,7 +74,7 @@ export function postgresConfig(database: string, overrides: Partial<PostgresConf
     maxConns: 20,
     minConns: 0,
     maxConnLifetimeMs: 30 * 60_000,
-    quotaStripes: 8,
+    quotaStripes: 32,
     ...overrides,
   };
 }

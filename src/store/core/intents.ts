@@ -53,9 +53,13 @@ export class IntentOperations {
   async promote(intent: WriteIntent, found: FoundBytes): Promise<PromoteOutcome> {
     const etag = validateEtag(found.etag, 'found.etag');
     return this.ctx.db.transaction(async (q) => {
-      if (intent.kind === 'part') await q.lockUpload({ uploadId: intent.uploadId! });
-      else await q.lockObjectKey({ objectKey: intent.objectKey });
-      const [row] = await q.deleteIntent({ intentId: intent.intentId });
+      let row: Awaited<ReturnType<TxQueries['takeIntent']>>[number] | undefined;
+      if (intent.kind === 'part') {
+        await q.lockUpload({ uploadId: intent.uploadId! });
+        [row] = await q.deleteIntent({ intentId: intent.intentId });
+      } else {
+        [row] = await q.takeIntent({ intentId: intent.intentId, objectKey: intent.objectKey });
+      }
       if (!row) return 'gone';
       const changes = new LedgerChanges(this.ctx, this.ctx.clock.now());
       const outcome = await this.#promote(q, changes, row, found.sizeBytes, etag);

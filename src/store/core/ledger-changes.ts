@@ -65,42 +65,59 @@ export class LedgerChanges {
 
   async apply(q: TxQueries): Promise<void> {
     const stripe = pickStripe(this.ctx);
-    for (const backendName of [...this.#deltas.keys()].sort()) {
-      const d = this.#deltas.get(backendName)!;
-      if (d.used === 0 && d.orphan === 0 && d.inflight === 0) continue;
+    const changed = [...this.#deltas.keys()].sort().filter((b) => {
+      const d = this.#deltas.get(b)!;
+      return d.used !== 0 || d.orphan !== 0 || d.inflight !== 0;
+    });
+    // Bytes that moved between counters stay on the writers' stripe; bytes that left the backend go
+    // to the backend row, which returns them to the free budget. Growth must go through an admission
+    // (QuotaLedger): anything else would bypass I2.
+    const onStripe = (b: string) => {
+      const d = this.#deltas.get(b)!;
       const net = d.used + d.orphan + d.inflight;
-      // Growth must go through an admission (QuotaLedger.admit); anything else would bypass I2.
-      if (net > 0) throw new Error(`internal error: ${backendName} would grow by ${net} bytes without an admission`);
-      const params = { backendName, usedDelta: d.used, orphanDelta: d.orphan, inflightDelta: d.inflight };
-      // Bytes that moved between counters stay on the writers' stripe; bytes that left the backend
-      // go to the backend row, which returns them to the free budget.
-      if (net === 0 && (await q.addStripeDeltas({ ...params, stripe })) === 1) continue;
-      if ((await q.addBaseDeltas({ ...params, now: this.now })) !== 1) throw new Error(`internal error: no quota row for backend ${backendName}`);
+      if (net > 0) throw new Error(`internal error: ${b} would grow by ${net} bytes without an admission`);
+      return net === 0;
+    };
+    // The last backend (in name order), when it stays on a stripe, is written by the same statement
+    // as the cleanup rows and the events: one round trip for the common single-backend change.
+    const last = changed.at(-1);
+    const combined = last !== undefined && onStripe(last) ? last : undefined;
+    for (const backendName of changed) {
+      if (backendName === combined) continue;
+      await this.#write(q, backendName, onStripe(backendName), stripe);
     }
-    for (const [reason, items] of this.#cleanup) {
-      await q.enqueueCleanup({
-        reason,
-        now: this.now,
-        backendNames: items.map((i) => i.backendName),
-        storageKeys: items.map((i) => i.storageKey),
-        objectKeys: items.map((i) => i.objectKey),
-        sizes: items.map((i) => i.sizeBytes),
-      });
-    }
-    if (this.#events.length > 0) {
-      const rows = this.#events.flatMap((e) =>
-        this.ctx.notificationTargets.filter((t) => t.events.includes(e.type)).map((t) => ({ ...e, endpoint: t.name })),
-      );
-      if (rows.length > 0) {
-        await q.insertOutboxEvents({
-          now: this.now,
-          eventIds: rows.map(() => newId()),
-          eventTypes: rows.map((r) => r.type),
-          payloads: rows.map((r) => r.payload),
-          endpoints: rows.map((r) => r.endpoint),
-        });
-      }
-    }
+    const items = [...this.#cleanup].flatMap(([reason, list]) => list.map((i) => ({ ...i, reason })));
+    const events = this.#events.flatMap((e) =>
+      this.ctx.notificationTargets.filter((t) => t.events.includes(e.type)).map((t) => ({ ...e, endpoint: t.name })),
+    );
+    if (combined === undefined && items.length === 0 && events.length === 0) return;
+    const d = combined === undefined ? { used: 0, orphan: 0, inflight: 0 } : this.#deltas.get(combined)!;
+    const [result] = await q.recordChanges({
+      backendName: combined ?? null,
+      stripe,
+      usedDelta: d.used,
+      orphanDelta: d.orphan,
+      inflightDelta: d.inflight,
+      now: this.now,
+      cleanupBackends: items.map((i) => i.backendName),
+      cleanupStorageKeys: items.map((i) => i.storageKey),
+      cleanupObjectKeys: items.map((i) => i.objectKey),
+      cleanupReasons: items.map((i) => i.reason),
+      cleanupSizes: items.map((i) => i.sizeBytes),
+      eventIds: events.map(() => newId()),
+      eventTypes: events.map((e) => e.type),
+      eventPayloads: events.map((e) => e.payload),
+      eventEndpoints: events.map((e) => e.endpoint),
+    });
+    // A backend without stripes (not synced by this instance's config): its row takes the deltas.
+    if (combined !== undefined && result?.stripes_updated !== 1) await this.#write(q, combined, false, stripe);
+  }
+
+  async #write(q: TxQueries, backendName: string, onStripe: boolean, stripe: number): Promise<void> {
+    const d = this.#deltas.get(backendName)!;
+    const params = { backendName, usedDelta: d.used, orphanDelta: d.orphan, inflightDelta: d.inflight };
+    if (onStripe && (await q.addStripeDeltas({ ...params, stripe })) === 1) return;
+    if ((await q.addBaseDeltas({ ...params, now: this.now })) !== 1) throw new Error(`internal error: no quota row for backend ${backendName}`);
   }
 
   #delta(backendName: string): Deltas {

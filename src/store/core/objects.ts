@@ -1,4 +1,4 @@
-import type { StoreContext } from './context.js';
+import { pickStripe, type StoreContext } from './context.js';
 import { InvalidArgumentError, NoSpaceError, NotFoundError, PreconditionFailedError } from './errors.js';
 import type { IGetIntentResult, TxQueries } from './generated/queries.js';
 import { newId, storageKeyFor, validateObjectKey, validateSize } from './keys.js';
@@ -62,27 +62,32 @@ export class ObjectOperations {
     const contentHash = validateOptionalText(input.contentHash, 'contentHash');
     const order = await this.#candidates(input, sizeBytes);
     for (const backendName of order) {
+      const intentId = newId();
+      const row = {
+        intentId,
+        kind: 'write' as const,
+        objectKey,
+        backendName,
+        storageKey: storageKeyFor(objectKey, intentId),
+        sizeBytes,
+        etag,
+        contentType,
+        userMetadata,
+        contentHash,
+        uploadId: null,
+        partNumber: null,
+        createdAt: this.ctx.clock.now(),
+      };
+      const intent: WriteIntent = { ...row, userMetadata: JSON.parse(userMetadata) as UserMetadata, supersededAt: null };
+      // The fast path: admission on one stripe and the intent, one statement committed on its own.
+      const admitted = await this.ctx.db.autocommit((q) => q.insertAdmittedIntent({ ...row, stripe: pickStripe(this.ctx) }));
+      if (admitted.length === 1) return intent;
+      // The stripe's share was too small: rebalance (or refuse) under the backend's quota locks.
       try {
-        return await this.quota.withAdmission(async (q, admit) => {
-          await admit(backendName, sizeBytes);
-          const intentId = newId();
-          const row = {
-            intentId,
-            kind: 'write' as const,
-            objectKey,
-            backendName,
-            storageKey: storageKeyFor(objectKey, intentId),
-            sizeBytes,
-            etag,
-            contentType,
-            userMetadata,
-            contentHash,
-            uploadId: null,
-            partNumber: null,
-            createdAt: this.ctx.clock.now(),
-          };
+        return await this.ctx.db.transaction(async (q) => {
+          await this.quota.admitByRebalance(q, backendName, sizeBytes);
           await q.insertIntent(row);
-          return { ...row, userMetadata: JSON.parse(userMetadata) as UserMetadata, supersededAt: null };
+          return intent;
         });
       } catch (err) {
         if (!(err instanceof NoSpaceError)) throw err;
@@ -101,7 +106,6 @@ export class ObjectOperations {
     const etagInput = input.etag === undefined ? undefined : validateEtag(input.etag);
     const contentHashInput = validateOptionalText(input.contentHash, 'contentHash');
     return this.ctx.db.transaction(async (q) => {
-      await q.lockObjectKey({ objectKey });
       const row = await this.#takeIntent(q, intent, 'write');
       const etag = etagInput ?? row.etag;
       if (etag === null) throw new InvalidArgumentError('etag', 'is required: the write began without one');
@@ -247,7 +251,6 @@ export class ObjectOperations {
   async commitCopy(intent: IntentRef): Promise<CopyCommitResult> {
     const objectKey = validateObjectKey(intent.objectKey);
     return this.ctx.db.transaction(async (q) => {
-      await q.lockObjectKey({ objectKey });
       const row = await this.#takeIntent(q, intent, 'copy');
       const changes = new LedgerChanges(this.ctx, this.ctx.clock.now());
       const result = await commitCopyInTx(q, changes, row);
@@ -281,8 +284,9 @@ export class ObjectOperations {
     return placementOrder(await this.quota.totals(), candidates, sizeBytes, this.ctx.placement);
   }
 
+  /** Locks the intent's key and resolves the intent (one statement): the first thing a commit does. */
   async #takeIntent(q: TxQueries, intent: IntentRef, kind: WriteIntent['kind']): Promise<IGetIntentResult> {
-    const [row] = await q.deleteIntent({ intentId: intent.intentId });
+    const [row] = await q.takeIntent({ intentId: intent.intentId, objectKey: intent.objectKey });
     if (!row) throw new PreconditionFailedError(`intent ${intent.intentId} is not pending (committed, aborted or resolved by the reaper)`);
     if (row.object_key !== intent.objectKey) throw new InvalidArgumentError('objectKey', `does not match intent ${intent.intentId}`);
     if (row.kind !== kind) throw new PreconditionFailedError(`intent ${intent.intentId} is a ${row.kind} intent, not a ${kind} intent`);

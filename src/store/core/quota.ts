@@ -79,7 +79,15 @@ export class QuotaLedger {
     } catch (err) {
       if (!(err instanceof RebalanceNeeded)) throw err;
     }
-    return this.ctx.db.transaction((q) => fn(q, (backendName, sizeBytes) => this.#rebalance(q, backendName, sizeBytes, pickStripe(this.ctx))));
+    return this.ctx.db.transaction((q) => fn(q, (backendName, sizeBytes) => this.admitByRebalance(q, backendName, sizeBytes)));
+  }
+
+  /**
+   * The slow path of an admission: locks the backend row, then all its stripes, and admits or throws
+   * NoSpace. Must be the first lock its transaction takes on quota rows (see withAdmission).
+   */
+  admitByRebalance(q: TxQueries, backendName: string, sizeBytes: number): Promise<void> {
+    return this.#rebalance(q, backendName, sizeBytes, pickStripe(this.ctx));
   }
 
   async totals(): Promise<BackendQuota[]> {

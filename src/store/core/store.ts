@@ -49,7 +49,7 @@ export class MetadataStore {
       logger: options.logger ?? silentLogger,
       backends: new Map(options.backends.map((b) => [b.name, b.bytesLimit])),
       placement: options.placement ?? 'pack',
-      quotaStripes: db.capabilities.concurrentWriters ? Math.max(1, options.quotaStripes ?? 8) : 1,
+      quotaStripes: db.capabilities.concurrentWriters ? Math.max(1, options.quotaStripes ?? 32) : 1,
       notificationTargets: options.notificationTargets ?? [],
       cleanupMaxAttempts: options.cleanupMaxAttempts ?? 10,
     };

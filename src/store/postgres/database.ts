@@ -93,6 +93,11 @@ export class PostgresDatabase implements Database {
     }
   }
 
+  /** One statement, no BEGIN/COMMIT: PostgreSQL commits a statement outside a transaction by itself. */
+  autocommit<T>(fn: (q: TxQueries) => Promise<T>): Promise<T> {
+    return this.read(fn);
+  }
+
   async read<T>(fn: (q: TxQueries) => Promise<T>): Promise<T> {
     const client = await this.#checkout();
     const handle = postgresQueries(client);

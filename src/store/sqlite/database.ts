@@ -97,6 +97,10 @@ export class SqliteDatabase implements Database {
     }
   }
 
+  autocommit<T>(fn: (q: TxQueries) => Promise<T>): Promise<T> {
+    return this.transaction(fn);
+  }
+
   async read<T>(fn: (q: TxQueries) => Promise<T>): Promise<T> {
     const handle = sqliteQueries(this.#readerStatements);
     try {

@@ -9,19 +9,6 @@ export type numberArray = (number)[];
 
 export type stringArray = (string)[];
 
-/** queries/cleanup.sql: IEnqueueCleanupParams */
-export interface IEnqueueCleanupParams {
-  backendNames: stringArray;
-  now: Date;
-  objectKeys: stringArray;
-  reason: string;
-  sizes: numberArray;
-  storageKeys: stringArray;
-}
-
-/** queries/cleanup.sql: IEnqueueCleanupResult */
-export type IEnqueueCleanupResult = void;
-
 /** queries/cleanup.sql: IClaimCleanupParams */
 export interface IClaimCleanupParams {
   backendNames: stringArray;
@@ -335,18 +322,6 @@ export interface ISumPartsByBackendResult {
   bytes: number;
 }
 
-/** queries/notifications.sql: IInsertOutboxEventsParams */
-export interface IInsertOutboxEventsParams {
-  endpoints: stringArray;
-  eventIds: stringArray;
-  eventTypes: stringArray;
-  now: Date;
-  payloads: stringArray;
-}
-
-/** queries/notifications.sql: IInsertOutboxEventsResult */
-export type IInsertOutboxEventsResult = void;
-
 /** queries/notifications.sql: IClaimOutboxParams */
 export interface IClaimOutboxParams {
   claimUntil: Date;
@@ -647,6 +622,53 @@ export interface IInsertIntentParams {
 /** queries/pending.sql: IInsertIntentResult */
 export type IInsertIntentResult = void;
 
+/** queries/pending.sql: IInsertAdmittedIntentParams */
+export interface IInsertAdmittedIntentParams {
+  backendName: string;
+  contentHash?: string | null | void;
+  contentType: string;
+  createdAt: Date;
+  etag?: string | null | void;
+  intentId: string;
+  kind: string;
+  objectKey: string;
+  partNumber?: number | null | void;
+  sizeBytes: number;
+  storageKey: string;
+  stripe: number;
+  uploadId?: string | null | void;
+  userMetadata: string;
+}
+
+/** queries/pending.sql: IInsertAdmittedIntentResult */
+export interface IInsertAdmittedIntentResult {
+  intent_id: string;
+}
+
+/** queries/pending.sql: ITakeIntentParams */
+export interface ITakeIntentParams {
+  intentId: string;
+  objectKey: string;
+}
+
+/** queries/pending.sql: ITakeIntentResult */
+export interface ITakeIntentResult {
+  backend_name: string;
+  content_hash: string | null;
+  content_type: string;
+  created_at: Date;
+  etag: string | null;
+  intent_id: string;
+  kind: string;
+  object_key: string;
+  part_number: number | null;
+  size_bytes: number;
+  storage_key: string;
+  superseded_at: Date | null;
+  upload_id: string | null;
+  user_metadata: string;
+}
+
 /** queries/pending.sql: IDeleteIntentParams */
 export interface IDeleteIntentParams {
   intentId: string;
@@ -822,6 +844,30 @@ export interface IAddStripeDeltasParams {
 /** queries/quota.sql: IAddStripeDeltasResult */
 export type IAddStripeDeltasResult = void;
 
+/** queries/quota.sql: IRecordChangesParams */
+export interface IRecordChangesParams {
+  backendName?: string | null | void;
+  cleanupBackends: stringArray;
+  cleanupObjectKeys: stringArray;
+  cleanupReasons: stringArray;
+  cleanupSizes: numberArray;
+  cleanupStorageKeys: stringArray;
+  eventEndpoints: stringArray;
+  eventIds: stringArray;
+  eventPayloads: stringArray;
+  eventTypes: stringArray;
+  inflightDelta: number;
+  now: Date;
+  orphanDelta: number;
+  stripe: number;
+  usedDelta: number;
+}
+
+/** queries/quota.sql: IRecordChangesResult */
+export interface IRecordChangesResult {
+  stripes_updated: number;
+}
+
 /** queries/quota.sql: IAddBaseDeltasParams */
 export interface IAddBaseDeltasParams {
   backendName: string;
@@ -894,8 +940,6 @@ export interface IGetUsageForPeriodResult {
 
 export interface TxQueries {
   /** queries/cleanup.sql */
-  enqueueCleanup(params: IEnqueueCleanupParams): Promise<number>;
-  /** queries/cleanup.sql */
   claimCleanup(params: IClaimCleanupParams): Promise<IClaimCleanupResult[]>;
   /** queries/cleanup.sql */
   releaseCleanupClaims(params: IReleaseCleanupClaimsParams): Promise<number>;
@@ -937,8 +981,6 @@ export interface TxQueries {
   listUploadsCreatedBefore(params: IListUploadsCreatedBeforeParams): Promise<IListUploadsCreatedBeforeResult[]>;
   /** queries/multipart.sql */
   sumPartsByBackend(params: ISumPartsByBackendParams): Promise<ISumPartsByBackendResult[]>;
-  /** queries/notifications.sql */
-  insertOutboxEvents(params: IInsertOutboxEventsParams): Promise<number>;
   /** queries/notifications.sql */
   claimOutbox(params: IClaimOutboxParams): Promise<IClaimOutboxResult[]>;
   /** queries/notifications.sql */
@@ -982,6 +1024,10 @@ export interface TxQueries {
   /** queries/pending.sql */
   insertIntent(params: IInsertIntentParams): Promise<number>;
   /** queries/pending.sql */
+  insertAdmittedIntent(params: IInsertAdmittedIntentParams): Promise<IInsertAdmittedIntentResult[]>;
+  /** queries/pending.sql */
+  takeIntent(params: ITakeIntentParams): Promise<ITakeIntentResult[]>;
+  /** queries/pending.sql */
   deleteIntent(params: IDeleteIntentParams): Promise<IDeleteIntentResult[]>;
   /** queries/pending.sql */
   getIntent(params: IGetIntentParams): Promise<IGetIntentResult[]>;
@@ -1005,6 +1051,8 @@ export interface TxQueries {
   admitOnStripe(params: IAdmitOnStripeParams): Promise<IAdmitOnStripeResult[]>;
   /** queries/quota.sql */
   addStripeDeltas(params: IAddStripeDeltasParams): Promise<number>;
+  /** queries/quota.sql */
+  recordChanges(params: IRecordChangesParams): Promise<IRecordChangesResult[]>;
   /** queries/quota.sql */
   addBaseDeltas(params: IAddBaseDeltasParams): Promise<number>;
   /** queries/quota.sql */

@@ -7,41 +7,6 @@ export type numberArray = (number)[];
 
 export type stringArray = (string)[];
 
-/** 'EnqueueCleanup' parameters type */
-export interface IEnqueueCleanupParams {
-  backendNames: stringArray;
-  now: Date;
-  objectKeys: stringArray;
-  reason: string;
-  sizes: numberArray;
-  storageKeys: stringArray;
-}
-
-/** 'EnqueueCleanup' return type */
-export type IEnqueueCleanupResult = void;
-
-/** 'EnqueueCleanup' query type */
-export interface IEnqueueCleanupQuery {
-  params: IEnqueueCleanupParams;
-  result: IEnqueueCleanupResult;
-}
-
-const enqueueCleanupIR: any = {"usedParamSet":{"reason":true,"now":true,"backendNames":true,"storageKeys":true,"objectKeys":true,"sizes":true},"params":[{"name":"reason","required":true,"transform":{"type":"scalar"},"locs":[{"a":321,"b":328}]},{"name":"now","required":true,"transform":{"type":"scalar"},"locs":[{"a":348,"b":352},{"a":355,"b":359}]},{"name":"backendNames","required":true,"transform":{"type":"scalar"},"locs":[{"a":373,"b":386}]},{"name":"storageKeys","required":true,"transform":{"type":"scalar"},"locs":[{"a":397,"b":409}]},{"name":"objectKeys","required":true,"transform":{"type":"scalar"},"locs":[{"a":420,"b":431}]},{"name":"sizes","required":true,"transform":{"type":"scalar"},"locs":[{"a":442,"b":448}]}],"statement":"-- One row per copy whose bytes must be deleted from its backend; the caller moves the same bytes\n-- into orphan_bytes in the same transaction (I3).\nINSERT INTO cleanup_queue (backend_name, storage_key, object_key, reason, size_bytes, attempts, next_retry, created_at)\nSELECT t.backend_name, t.storage_key, t.object_key, :reason!, t.size_bytes, 0, :now!, :now!\nFROM unnest(:backendNames!::text[], :storageKeys!::text[], :objectKeys!::text[], :sizes!::int8[])\n     AS t (backend_name, storage_key, object_key, size_bytes)"};
-
-/**
- * Query generated from SQL:
- * ```
- * -- One row per copy whose bytes must be deleted from its backend; the caller moves the same bytes
- * -- into orphan_bytes in the same transaction (I3).
- * INSERT INTO cleanup_queue (backend_name, storage_key, object_key, reason, size_bytes, attempts, next_retry, created_at)
- * SELECT t.backend_name, t.storage_key, t.object_key, :reason!, t.size_bytes, 0, :now!, :now!
- * FROM unnest(:backendNames!::text[], :storageKeys!::text[], :objectKeys!::text[], :sizes!::int8[])
- *      AS t (backend_name, storage_key, object_key, size_bytes)
- * ```
- */
-export const enqueueCleanup = new PreparedQuery<IEnqueueCleanupParams,IEnqueueCleanupResult>(enqueueCleanupIR);
-
-
 /** 'ClaimCleanup' parameters type */
 export interface IClaimCleanupParams {
   backendNames: stringArray;

@@ -2,16 +2,15 @@
 // Edit the .sql file (or migrations/) and run `make generate`.
 
 /** Every generated query, with whether it returns rows or only a row count. */
-import { enqueueCleanup, claimCleanup, releaseCleanupClaims, deleteCleanupRow, retryCleanup, moveCleanupToDlq, listCleanupRows, listDlqRows, requeueDlq, purgeDlq, cleanupDepths } from './cleanup.queries.js';
+import { claimCleanup, releaseCleanupClaims, deleteCleanupRow, retryCleanup, moveCleanupToDlq, listCleanupRows, listDlqRows, requeueDlq, purgeDlq, cleanupDepths } from './cleanup.queries.js';
 import { insertUpload, getUpload, lockUpload, deletePart, insertPart, listParts, deleteParts, deleteUpload, listUploadsFrom, listUploadsCreatedBefore, sumPartsByBackend } from './multipart.queries.js';
-import { insertOutboxEvents, claimOutbox, releaseOutboxClaims, deleteOutboxEvent, retryOutboxEvent, failOutboxEvent, listOutboxEvents, requeueFailedOutbox, purgeFailedOutbox, outboxSummary } from './notifications.queries.js';
+import { claimOutbox, releaseOutboxClaims, deleteOutboxEvent, retryOutboxEvent, failOutboxEvent, listOutboxEvents, requeueFailedOutbox, purgeFailedOutbox, outboxSummary } from './notifications.queries.js';
 import { lockObjectKey, lockObjectKeys, insertCopy, lookupCopies, endVersion, endVersions, deleteCopy, listObjectsFrom, listObjectsRange, sumCopiesByBackend, sumCopiesOfBackend } from './objects.queries.js';
-import { insertIntent, deleteIntent, getIntent, listIntentsCreatedBefore, intentSummary, sumIntentsByBackend } from './pending.queries.js';
-import { upsertBackendQuota, insertQuotaStripe, listQuotaTotals, lockQuotaBase, lockQuotaStripes, admitOnStripe, addStripeDeltas, addBaseDeltas, setQuotaBase, setStripesFree, resetStripeCounters } from './quota.queries.js';
+import { insertIntent, insertAdmittedIntent, takeIntent, deleteIntent, getIntent, listIntentsCreatedBefore, intentSummary, sumIntentsByBackend } from './pending.queries.js';
+import { upsertBackendQuota, insertQuotaStripe, listQuotaTotals, lockQuotaBase, lockQuotaStripes, admitOnStripe, addStripeDeltas, recordChanges, addBaseDeltas, setQuotaBase, setStripesFree, resetStripeCounters } from './quota.queries.js';
 import { addUsage, getUsageForPeriod } from './usage.queries.js';
 
 export const generatedQueries = {
-  enqueueCleanup: { query: enqueueCleanup, returnsRows: false },
   claimCleanup: { query: claimCleanup, returnsRows: true },
   releaseCleanupClaims: { query: releaseCleanupClaims, returnsRows: false },
   deleteCleanupRow: { query: deleteCleanupRow, returnsRows: true },
@@ -33,7 +32,6 @@ export const generatedQueries = {
   listUploadsFrom: { query: listUploadsFrom, returnsRows: true },
   listUploadsCreatedBefore: { query: listUploadsCreatedBefore, returnsRows: true },
   sumPartsByBackend: { query: sumPartsByBackend, returnsRows: true },
-  insertOutboxEvents: { query: insertOutboxEvents, returnsRows: false },
   claimOutbox: { query: claimOutbox, returnsRows: true },
   releaseOutboxClaims: { query: releaseOutboxClaims, returnsRows: false },
   deleteOutboxEvent: { query: deleteOutboxEvent, returnsRows: false },
@@ -55,6 +53,8 @@ export const generatedQueries = {
   sumCopiesByBackend: { query: sumCopiesByBackend, returnsRows: true },
   sumCopiesOfBackend: { query: sumCopiesOfBackend, returnsRows: true },
   insertIntent: { query: insertIntent, returnsRows: false },
+  insertAdmittedIntent: { query: insertAdmittedIntent, returnsRows: true },
+  takeIntent: { query: takeIntent, returnsRows: true },
   deleteIntent: { query: deleteIntent, returnsRows: true },
   getIntent: { query: getIntent, returnsRows: true },
   listIntentsCreatedBefore: { query: listIntentsCreatedBefore, returnsRows: true },
@@ -67,6 +67,7 @@ export const generatedQueries = {
   lockQuotaStripes: { query: lockQuotaStripes, returnsRows: true },
   admitOnStripe: { query: admitOnStripe, returnsRows: true },
   addStripeDeltas: { query: addStripeDeltas, returnsRows: false },
+  recordChanges: { query: recordChanges, returnsRows: true },
   addBaseDeltas: { query: addBaseDeltas, returnsRows: false },
   setQuotaBase: { query: setQuotaBase, returnsRows: false },
   setStripesFree: { query: setStripesFree, returnsRows: false },

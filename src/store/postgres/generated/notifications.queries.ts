@@ -5,41 +5,6 @@ import { PreparedQuery } from '@pgtyped/runtime';
 
 export type numberArray = (number)[];
 
-export type stringArray = (string)[];
-
-/** 'InsertOutboxEvents' parameters type */
-export interface IInsertOutboxEventsParams {
-  endpoints: stringArray;
-  eventIds: stringArray;
-  eventTypes: stringArray;
-  now: Date;
-  payloads: stringArray;
-}
-
-/** 'InsertOutboxEvents' return type */
-export type IInsertOutboxEventsResult = void;
-
-/** 'InsertOutboxEvents' query type */
-export interface IInsertOutboxEventsQuery {
-  params: IInsertOutboxEventsParams;
-  result: IInsertOutboxEventsResult;
-}
-
-const insertOutboxEventsIR: any = {"usedParamSet":{"now":true,"eventIds":true,"eventTypes":true,"payloads":true,"endpoints":true},"params":[{"name":"now","required":true,"transform":{"type":"scalar"},"locs":[{"a":244,"b":248},{"a":251,"b":255}]},{"name":"eventIds","required":true,"transform":{"type":"scalar"},"locs":[{"a":269,"b":278}]},{"name":"eventTypes","required":true,"transform":{"type":"scalar"},"locs":[{"a":289,"b":300}]},{"name":"payloads","required":true,"transform":{"type":"scalar"},"locs":[{"a":311,"b":320}]},{"name":"endpoints","required":true,"transform":{"type":"scalar"},"locs":[{"a":331,"b":341}]}],"statement":"-- Inserted in the same transaction as the change they announce (I5).\nINSERT INTO notification_outbox (event_id, event_type, payload, endpoint, attempts, next_retry, created_at)\nSELECT t.event_id, t.event_type, t.payload::jsonb, t.endpoint, 0, :now!, :now!\nFROM unnest(:eventIds!::text[], :eventTypes!::text[], :payloads!::text[], :endpoints!::text[])\n     AS t (event_id, event_type, payload, endpoint)"};
-
-/**
- * Query generated from SQL:
- * ```
- * -- Inserted in the same transaction as the change they announce (I5).
- * INSERT INTO notification_outbox (event_id, event_type, payload, endpoint, attempts, next_retry, created_at)
- * SELECT t.event_id, t.event_type, t.payload::jsonb, t.endpoint, 0, :now!, :now!
- * FROM unnest(:eventIds!::text[], :eventTypes!::text[], :payloads!::text[], :endpoints!::text[])
- *      AS t (event_id, event_type, payload, endpoint)
- * ```
- */
-export const insertOutboxEvents = new PreparedQuery<IInsertOutboxEventsParams,IInsertOutboxEventsResult>(insertOutboxEventsIR);
-
-
 /** 'ClaimOutbox' parameters type */
 export interface IClaimOutboxParams {
   claimUntil: Date;

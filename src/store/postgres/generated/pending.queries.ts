@@ -44,6 +44,115 @@ const insertIntentIR: any = {"usedParamSet":{"intentId":true,"kind":true,"object
 export const insertIntent = new PreparedQuery<IInsertIntentParams,IInsertIntentResult>(insertIntentIR);
 
 
+/** 'InsertAdmittedIntent' parameters type */
+export interface IInsertAdmittedIntentParams {
+  backendName: string;
+  contentHash?: string | null | void;
+  contentType: string;
+  createdAt: Date;
+  etag?: string | null | void;
+  intentId: string;
+  kind: string;
+  objectKey: string;
+  partNumber?: number | null | void;
+  sizeBytes: number;
+  storageKey: string;
+  stripe: number;
+  uploadId?: string | null | void;
+  userMetadata: string;
+}
+
+/** 'InsertAdmittedIntent' return type */
+export interface IInsertAdmittedIntentResult {
+  intent_id: string;
+}
+
+/** 'InsertAdmittedIntent' query type */
+export interface IInsertAdmittedIntentQuery {
+  params: IInsertAdmittedIntentParams;
+  result: IInsertAdmittedIntentResult;
+}
+
+const insertAdmittedIntentIR: any = {"usedParamSet":{"sizeBytes":true,"backendName":true,"stripe":true,"intentId":true,"kind":true,"objectKey":true,"storageKey":true,"etag":true,"contentType":true,"userMetadata":true,"contentHash":true,"uploadId":true,"partNumber":true,"createdAt":true},"params":[{"name":"sizeBytes","required":true,"transform":{"type":"scalar"},"locs":[{"a":396,"b":406},{"a":496,"b":506},{"a":699,"b":709},{"a":1011,"b":1021}]},{"name":"backendName","required":true,"transform":{"type":"scalar"},"locs":[{"a":565,"b":577}]},{"name":"stripe","required":true,"transform":{"type":"scalar"},"locs":[{"a":642,"b":649}]},{"name":"intentId","required":true,"transform":{"type":"scalar"},"locs":[{"a":941,"b":950}]},{"name":"kind","required":true,"transform":{"type":"scalar"},"locs":[{"a":953,"b":958}]},{"name":"objectKey","required":true,"transform":{"type":"scalar"},"locs":[{"a":961,"b":971}]},{"name":"storageKey","required":true,"transform":{"type":"scalar"},"locs":[{"a":997,"b":1008}]},{"name":"etag","required":false,"transform":{"type":"scalar"},"locs":[{"a":1024,"b":1028}]},{"name":"contentType","required":true,"transform":{"type":"scalar"},"locs":[{"a":1031,"b":1043}]},{"name":"userMetadata","required":true,"transform":{"type":"scalar"},"locs":[{"a":1046,"b":1059}]},{"name":"contentHash","required":false,"transform":{"type":"scalar"},"locs":[{"a":1069,"b":1080}]},{"name":"uploadId","required":false,"transform":{"type":"scalar"},"locs":[{"a":1083,"b":1091}]},{"name":"partNumber","required":false,"transform":{"type":"scalar"},"locs":[{"a":1094,"b":1104}]},{"name":"createdAt","required":true,"transform":{"type":"scalar"},"locs":[{"a":1107,"b":1117}]}],"statement":"-- The fast path of a write's admission and its intent in one statement (one round trip, committed\n-- on its own): the bytes are taken from one quota stripe's share (as AdmitOnStripe) and the intent is\n-- inserted only if they were. No row back: the share was too small, and the caller rebalances.\nWITH admitted AS (\n    UPDATE backend_quota_stripes s\n    SET inflight_bytes = s.inflight_bytes + :sizeBytes!,\n        free_bytes = CASE WHEN q.bytes_limit = 0 THEN s.free_bytes ELSE s.free_bytes - :sizeBytes! END\n    FROM backend_quotas q\n    WHERE q.backend_name = :backendName!\n      AND s.backend_name = q.backend_name\n      AND s.stripe = :stripe!\n      AND (q.bytes_limit = 0 OR s.free_bytes >= :sizeBytes!)\n    RETURNING s.backend_name\n)\nINSERT INTO pending_objects\n    (intent_id, kind, object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata,\n     content_hash, upload_id, part_number, created_at)\nSELECT :intentId!, :kind!, :objectKey!, admitted.backend_name, :storageKey!, :sizeBytes!, :etag, :contentType!, :userMetadata!,\n       :contentHash, :uploadId, :partNumber, :createdAt!\nFROM admitted\nRETURNING intent_id"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- The fast path of a write's admission and its intent in one statement (one round trip, committed
+ * -- on its own): the bytes are taken from one quota stripe's share (as AdmitOnStripe) and the intent is
+ * -- inserted only if they were. No row back: the share was too small, and the caller rebalances.
+ * WITH admitted AS (
+ *     UPDATE backend_quota_stripes s
+ *     SET inflight_bytes = s.inflight_bytes + :sizeBytes!,
+ *         free_bytes = CASE WHEN q.bytes_limit = 0 THEN s.free_bytes ELSE s.free_bytes - :sizeBytes! END
+ *     FROM backend_quotas q
+ *     WHERE q.backend_name = :backendName!
+ *       AND s.backend_name = q.backend_name
+ *       AND s.stripe = :stripe!
+ *       AND (q.bytes_limit = 0 OR s.free_bytes >= :sizeBytes!)
+ *     RETURNING s.backend_name
+ * )
+ * INSERT INTO pending_objects
+ *     (intent_id, kind, object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata,
+ *      content_hash, upload_id, part_number, created_at)
+ * SELECT :intentId!, :kind!, :objectKey!, admitted.backend_name, :storageKey!, :sizeBytes!, :etag, :contentType!, :userMetadata!,
+ *        :contentHash, :uploadId, :partNumber, :createdAt!
+ * FROM admitted
+ * RETURNING intent_id
+ * ```
+ */
+export const insertAdmittedIntent = new PreparedQuery<IInsertAdmittedIntentParams,IInsertAdmittedIntentResult>(insertAdmittedIntentIR);
+
+
+/** 'TakeIntent' parameters type */
+export interface ITakeIntentParams {
+  intentId: string;
+  objectKey: string;
+}
+
+/** 'TakeIntent' return type */
+export interface ITakeIntentResult {
+  backend_name: string;
+  content_hash: string | null;
+  content_type: string;
+  created_at: Date;
+  etag: string | null;
+  intent_id: string;
+  kind: string;
+  object_key: string;
+  part_number: number | null;
+  size_bytes: number;
+  storage_key: string;
+  superseded_at: Date | null;
+  upload_id: string | null;
+  user_metadata: string;
+}
+
+/** 'TakeIntent' query type */
+export interface ITakeIntentQuery {
+  params: ITakeIntentParams;
+  result: ITakeIntentResult;
+}
+
+const takeIntentIR: any = {"usedParamSet":{"objectKey":true,"intentId":true},"params":[{"name":"objectKey","required":true,"transform":{"type":"scalar"},"locs":[{"a":237,"b":247}]},{"name":"intentId","required":true,"transform":{"type":"scalar"},"locs":[{"a":299,"b":308}]}],"statement":"-- Locks the intent's object key (as LockObjectKey), then resolves the intent, in one round trip:\n-- the lock is an init plan, taken before the row is deleted.\nWITH key_lock AS MATERIALIZED (\n    SELECT pg_advisory_xact_lock(1, hashtext(:objectKey!))\n)\nDELETE FROM pending_objects\nWHERE intent_id = :intentId! AND EXISTS (SELECT 1 FROM key_lock)\nRETURNING intent_id, kind, object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata,\n          content_hash, upload_id, part_number, created_at, superseded_at"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- Locks the intent's object key (as LockObjectKey), then resolves the intent, in one round trip:
+ * -- the lock is an init plan, taken before the row is deleted.
+ * WITH key_lock AS MATERIALIZED (
+ *     SELECT pg_advisory_xact_lock(1, hashtext(:objectKey!))
+ * )
+ * DELETE FROM pending_objects
+ * WHERE intent_id = :intentId! AND EXISTS (SELECT 1 FROM key_lock)
+ * RETURNING intent_id, kind, object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata,
+ *           content_hash, upload_id, part_number, created_at, superseded_at
+ * ```
+ */
+export const takeIntent = new PreparedQuery<ITakeIntentParams,ITakeIntentResult>(takeIntentIR);
+
+
 /** 'DeleteIntent' parameters type */
 export interface IDeleteIntentParams {
   intentId: string;

@@ -3,6 +3,10 @@
 /** Types generated for queries found in "queries/quota.sql" */
 import { PreparedQuery } from '@pgtyped/runtime';
 
+export type numberArray = (number)[];
+
+export type stringArray = (string)[];
+
 /** 'UpsertBackendQuota' parameters type */
 export interface IUpsertBackendQuotaParams {
   backendName: string;
@@ -252,6 +256,69 @@ const addStripeDeltasIR: any = {"usedParamSet":{"usedDelta":true,"orphanDelta":t
  * ```
  */
 export const addStripeDeltas = new PreparedQuery<IAddStripeDeltasParams,IAddStripeDeltasResult>(addStripeDeltasIR);
+
+
+/** 'RecordChanges' parameters type */
+export interface IRecordChangesParams {
+  backendName?: string | null | void;
+  cleanupBackends: stringArray;
+  cleanupObjectKeys: stringArray;
+  cleanupReasons: stringArray;
+  cleanupSizes: numberArray;
+  cleanupStorageKeys: stringArray;
+  eventEndpoints: stringArray;
+  eventIds: stringArray;
+  eventPayloads: stringArray;
+  eventTypes: stringArray;
+  inflightDelta: number;
+  now: Date;
+  orphanDelta: number;
+  stripe: number;
+  usedDelta: number;
+}
+
+/** 'RecordChanges' return type */
+export interface IRecordChangesResult {
+  stripes_updated: number;
+}
+
+/** 'RecordChanges' query type */
+export interface IRecordChangesQuery {
+  params: IRecordChangesParams;
+  result: IRecordChangesResult;
+}
+
+const recordChangesIR: any = {"usedParamSet":{"usedDelta":true,"orphanDelta":true,"inflightDelta":true,"backendName":true,"stripe":true,"now":true,"cleanupBackends":true,"cleanupStorageKeys":true,"cleanupObjectKeys":true,"cleanupReasons":true,"cleanupSizes":true,"eventIds":true,"eventTypes":true,"eventPayloads":true,"eventEndpoints":true},"params":[{"name":"usedDelta","required":true,"transform":{"type":"scalar"},"locs":[{"a":386,"b":396}]},{"name":"orphanDelta","required":true,"transform":{"type":"scalar"},"locs":[{"a":437,"b":449}]},{"name":"inflightDelta","required":true,"transform":{"type":"scalar"},"locs":[{"a":494,"b":508}]},{"name":"backendName","required":false,"transform":{"type":"scalar"},"locs":[{"a":535,"b":546}]},{"name":"stripe","required":true,"transform":{"type":"scalar"},"locs":[{"a":561,"b":568}]},{"name":"now","required":true,"transform":{"type":"scalar"},"locs":[{"a":814,"b":818},{"a":821,"b":825},{"a":1266,"b":1270},{"a":1273,"b":1277}]},{"name":"cleanupBackends","required":true,"transform":{"type":"scalar"},"locs":[{"a":843,"b":859}]},{"name":"cleanupStorageKeys","required":true,"transform":{"type":"scalar"},"locs":[{"a":870,"b":889}]},{"name":"cleanupObjectKeys","required":true,"transform":{"type":"scalar"},"locs":[{"a":900,"b":918}]},{"name":"cleanupReasons","required":true,"transform":{"type":"scalar"},"locs":[{"a":945,"b":960}]},{"name":"cleanupSizes","required":true,"transform":{"type":"scalar"},"locs":[{"a":971,"b":984}]},{"name":"eventIds","required":true,"transform":{"type":"scalar"},"locs":[{"a":1295,"b":1304}]},{"name":"eventTypes","required":true,"transform":{"type":"scalar"},"locs":[{"a":1315,"b":1326}]},{"name":"eventPayloads","required":true,"transform":{"type":"scalar"},"locs":[{"a":1337,"b":1351}]},{"name":"eventEndpoints","required":true,"transform":{"type":"scalar"},"locs":[{"a":1362,"b":1377}]}],"statement":"-- The end of a transaction's ledger changes in one round trip: one stripe's counter deltas (none when\n-- :backendName is null), the cleanup rows (their bytes are in the orphan delta) and the outbox events.\n-- Returns how many stripe rows were updated, so a missing stripe can be handled by the caller.\nWITH quota AS (\n    UPDATE backend_quota_stripes\n    SET bytes_used = bytes_used + :usedDelta!,\n        orphan_bytes = orphan_bytes + :orphanDelta!,\n        inflight_bytes = inflight_bytes + :inflightDelta!\n    WHERE backend_name = :backendName AND stripe = :stripe!\n    RETURNING stripe\n), cleanup AS (\n    INSERT INTO cleanup_queue (backend_name, storage_key, object_key, reason, size_bytes, attempts, next_retry, created_at)\n    SELECT t.backend_name, t.storage_key, t.object_key, t.reason, t.size_bytes, 0, :now!, :now!\n    FROM unnest(:cleanupBackends!::text[], :cleanupStorageKeys!::text[], :cleanupObjectKeys!::text[],\n                :cleanupReasons!::text[], :cleanupSizes!::int8[])\n         AS t (backend_name, storage_key, object_key, reason, size_bytes)\n), events AS (\n    INSERT INTO notification_outbox (event_id, event_type, payload, endpoint, attempts, next_retry, created_at)\n    SELECT e.event_id, e.event_type, e.payload::jsonb, e.endpoint, 0, :now!, :now!\n    FROM unnest(:eventIds!::text[], :eventTypes!::text[], :eventPayloads!::text[], :eventEndpoints!::text[])\n         AS e (event_id, event_type, payload, endpoint)\n)\nSELECT count(*)::int4 AS \"stripes_updated!\" FROM quota"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- The end of a transaction's ledger changes in one round trip: one stripe's counter deltas (none when
+ * -- :backendName is null), the cleanup rows (their bytes are in the orphan delta) and the outbox events.
+ * -- Returns how many stripe rows were updated, so a missing stripe can be handled by the caller.
+ * WITH quota AS (
+ *     UPDATE backend_quota_stripes
+ *     SET bytes_used = bytes_used + :usedDelta!,
+ *         orphan_bytes = orphan_bytes + :orphanDelta!,
+ *         inflight_bytes = inflight_bytes + :inflightDelta!
+ *     WHERE backend_name = :backendName AND stripe = :stripe!
+ *     RETURNING stripe
+ * ), cleanup AS (
+ *     INSERT INTO cleanup_queue (backend_name, storage_key, object_key, reason, size_bytes, attempts, next_retry, created_at)
+ *     SELECT t.backend_name, t.storage_key, t.object_key, t.reason, t.size_bytes, 0, :now!, :now!
+ *     FROM unnest(:cleanupBackends!::text[], :cleanupStorageKeys!::text[], :cleanupObjectKeys!::text[],
+ *                 :cleanupReasons!::text[], :cleanupSizes!::int8[])
+ *          AS t (backend_name, storage_key, object_key, reason, size_bytes)
+ * ), events AS (
+ *     INSERT INTO notification_outbox (event_id, event_type, payload, endpoint, attempts, next_retry, created_at)
+ *     SELECT e.event_id, e.event_type, e.payload::jsonb, e.endpoint, 0, :now!, :now!
+ *     FROM unnest(:eventIds!::text[], :eventTypes!::text[], :eventPayloads!::text[], :eventEndpoints!::text[])
+ *          AS e (event_id, event_type, payload, endpoint)
+ * )
+ * SELECT count(*)::int4 AS "stripes_updated!" FROM quota
+ * ```
+ */
+export const recordChanges = new PreparedQuery<IRecordChangesParams,IRecordChangesResult>(recordChangesIR);
 
 
 /** 'AddBaseDeltas' parameters type */

@@ -9,8 +9,6 @@ const DLQ_FILTER = '(@id IS NULL OR id = @id) AND (@backendName IS NULL OR backe
 
 /** The statements of this mirror, by query name (the benchmark runs the same text through the raw driver). */
 export const SQL = {
-  enqueueCleanup: `INSERT INTO cleanup_queue (backend_name, storage_key, object_key, reason, size_bytes, attempts, next_retry, created_at)
-    VALUES (?, ?, ?, ?, ?, 0, ?, ?)`,
   claimCleanup: `UPDATE cleanup_queue SET claimed_at = @now, claimed_by = @worker, next_retry = @claimUntil
     WHERE id IN (SELECT id FROM cleanup_queue
                  WHERE next_retry <= @now AND backend_name IN (SELECT value FROM json_each(@backends))
@@ -52,17 +50,6 @@ export const SQL = {
  * happen between them.
  */
 export class CleanupQueries extends SqliteQueryContext {
-  /** Postgres binds the rows as arrays (unnest); here one prepared insert runs per row. */
-  async enqueueCleanup(p: Q.IEnqueueCleanupParams): Promise<number> {
-    const n = p.backendNames.length;
-    if (p.storageKeys.length !== n || p.objectKeys.length !== n || p.sizes.length !== n) throw new Error('enqueueCleanup: arrays differ in length');
-    const insert = this.stmt(SQL.enqueueCleanup);
-    const now = ms(p.now);
-    let changes = 0;
-    for (let i = 0; i < n; i++) changes += insert.run(p.backendNames[i], p.storageKeys[i], p.objectKeys[i], p.reason, p.sizes[i], now, now).changes;
-    return changes;
-  }
-
   async claimCleanup(p: Q.IClaimCleanupParams): Promise<Q.IClaimCleanupResult[]> {
     const rows = this.stmt(SQL.claimCleanup).all({ now: ms(p.now), worker: p.worker, claimUntil: ms(p.claimUntil), limit: p.limit, backends: JSON.stringify(p.backendNames) });
     return withDates(rows, 'next_retry', 'claimed_at', 'created_at');

@@ -7,8 +7,6 @@ const OUTBOX_DATES = ['next_retry', 'claimed_at', 'created_at', 'failed_at'];
 
 /** The statements of this mirror, by query name (the benchmark runs the same text through the raw driver). */
 export const SQL = {
-  insertOutboxEvents: `INSERT INTO notification_outbox (event_id, event_type, payload, endpoint, attempts, next_retry, created_at)
-    VALUES (?, ?, json(?), ?, 0, ?, ?)`,
   claimOutbox: `UPDATE notification_outbox SET claimed_at = @now, claimed_by = @worker, next_retry = @claimUntil
     WHERE id IN (SELECT id FROM notification_outbox
                  WHERE failed_at IS NULL AND next_retry <= @now ORDER BY next_retry, id LIMIT @limit)
@@ -36,16 +34,6 @@ export const SQL = {
 
 /** Mirror of queries/notifications.sql. */
 export class NotificationQueries extends SqliteQueryContext {
-  async insertOutboxEvents(p: Q.IInsertOutboxEventsParams): Promise<number> {
-    const n = p.eventIds.length;
-    if (p.eventTypes.length !== n || p.payloads.length !== n || p.endpoints.length !== n) throw new Error('insertOutboxEvents: arrays differ in length');
-    const insert = this.stmt(SQL.insertOutboxEvents);
-    const now = ms(p.now);
-    let changes = 0;
-    for (let i = 0; i < n; i++) changes += insert.run(p.eventIds[i], p.eventTypes[i], p.payloads[i], p.endpoints[i], now, now).changes;
-    return changes;
-  }
-
   async claimOutbox(p: Q.IClaimOutboxParams): Promise<Q.IClaimOutboxResult[]> {
     const rows = this.stmt(SQL.claimOutbox).all({ now: ms(p.now), worker: p.worker, claimUntil: ms(p.claimUntil), limit: p.limit });
     return withDates(rows, ...OUTBOX_DATES);

@@ -8,6 +8,13 @@ const INTENT_COLUMNS = `${INSERTED_COLUMNS}, superseded_at`;
 /** The statements of this mirror, by query name (the benchmark runs the same text through the raw driver). */
 export const SQL = {
   insertIntent: `INSERT INTO pending_objects (${INSERTED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  admitForIntent: `UPDATE backend_quota_stripes AS s
+    SET inflight_bytes = s.inflight_bytes + @sizeBytes,
+        free_bytes = CASE WHEN q.bytes_limit = 0 THEN s.free_bytes ELSE s.free_bytes - @sizeBytes END
+    FROM backend_quotas AS q
+    WHERE q.backend_name = @backendName AND s.backend_name = q.backend_name AND s.stripe = @stripe
+      AND (q.bytes_limit = 0 OR s.free_bytes >= @sizeBytes)
+    RETURNING backend_name`,
   deleteIntent: `DELETE FROM pending_objects WHERE intent_id = ? RETURNING ${INTENT_COLUMNS}`,
   getIntent: `SELECT ${INTENT_COLUMNS} FROM pending_objects WHERE intent_id = ?`,
   listIntentsCreatedBefore: `SELECT ${INTENT_COLUMNS} FROM pending_objects WHERE created_at < ? ORDER BY created_at, intent_id LIMIT ?`,
@@ -33,6 +40,18 @@ export class PendingQueries extends SqliteQueryContext {
       p.partNumber ?? null,
       ms(p.createdAt),
     ).changes;
+  }
+
+  /** Postgres does both in one statement; SQLite runs them in turn inside the caller's transaction. */
+  async insertAdmittedIntent(p: Q.IInsertAdmittedIntentParams): Promise<Q.IInsertAdmittedIntentResult[]> {
+    if (this.stmt(SQL.admitForIntent).all({ sizeBytes: p.sizeBytes, backendName: p.backendName, stripe: p.stripe }).length === 0) return [];
+    await this.insertIntent(p);
+    return [{ intent_id: p.intentId }];
+  }
+
+  /** Transactions are serialised: there is no key to lock, only the intent to resolve. */
+  async takeIntent(p: Q.ITakeIntentParams): Promise<Q.ITakeIntentResult[]> {
+    return this.deleteIntent(p);
   }
 
   async deleteIntent(p: Q.IDeleteIntentParams): Promise<Q.IDeleteIntentResult[]> {

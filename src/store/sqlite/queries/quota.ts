@@ -34,6 +34,10 @@ export const SQL = {
   addStripeDeltas: `UPDATE backend_quota_stripes
     SET bytes_used = bytes_used + ?, orphan_bytes = orphan_bytes + ?, inflight_bytes = inflight_bytes + ?
     WHERE backend_name = ? AND stripe = ?`,
+  recordChangesCleanup: `INSERT INTO cleanup_queue (backend_name, storage_key, object_key, reason, size_bytes, attempts, next_retry, created_at)
+    VALUES (?, ?, ?, ?, ?, 0, ?, ?)`,
+  recordChangesEvent: `INSERT INTO notification_outbox (event_id, event_type, payload, endpoint, attempts, next_retry, created_at)
+    VALUES (?, ?, json(?), ?, 0, ?, ?)`,
   addBaseDeltas: `UPDATE backend_quotas
     SET bytes_used = bytes_used + @used, orphan_bytes = orphan_bytes + @orphan, inflight_bytes = inflight_bytes + @inflight,
         free_bytes = CASE WHEN bytes_limit = 0 THEN 0 ELSE free_bytes - (@used + @orphan + @inflight) END,
@@ -77,6 +81,22 @@ export class QuotaQueries extends SqliteQueryContext {
 
   async addStripeDeltas(p: Q.IAddStripeDeltasParams): Promise<number> {
     return this.stmt(SQL.addStripeDeltas).run(p.usedDelta, p.orphanDelta, p.inflightDelta, p.backendName, p.stripe).changes;
+  }
+
+  /** Postgres writes all three in one statement (data-modifying CTEs); SQLite runs them in turn. */
+  async recordChanges(p: Q.IRecordChangesParams): Promise<Q.IRecordChangesResult[]> {
+    let updated = 0;
+    if (p.backendName != null) {
+      updated = this.stmt(SQL.addStripeDeltas).run(p.usedDelta, p.orphanDelta, p.inflightDelta, p.backendName, p.stripe).changes;
+    }
+    const now = ms(p.now);
+    const cleanup = this.stmt(SQL.recordChangesCleanup);
+    for (let i = 0; i < p.cleanupBackends.length; i++) {
+      cleanup.run(p.cleanupBackends[i], p.cleanupStorageKeys[i], p.cleanupObjectKeys[i], p.cleanupReasons[i], p.cleanupSizes[i], now, now);
+    }
+    const event = this.stmt(SQL.recordChangesEvent);
+    for (let i = 0; i < p.eventIds.length; i++) event.run(p.eventIds[i], p.eventTypes[i], p.eventPayloads[i], p.eventEndpoints[i], now, now);
+    return [{ stripes_updated: updated }];
   }
 
   async addBaseDeltas(p: Q.IAddBaseDeltasParams): Promise<number> {

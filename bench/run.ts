@@ -1,0 +1,81 @@
+/**
+ * npm run bench [-- options]
+ *
+ *   --engine sqlite|postgres|both   default both
+ *   --duration <seconds>            per measured operation and side (default 3)
+ *   --sizes 10000,100000,1000000    object-table sizes for the scale run
+ *   --concurrency 1,4,16            writer counts for the concurrency run (PostgreSQL)
+ *   --only operations,concurrency,scale
+ *   --quick                         about a minute: --duration 0.5 --sizes 10000,100000
+ *
+ * PostgreSQL: the server named by DATABASE_URL / PG* when set, else an embedded one started with
+ * fsync on (durability costs what it costs in production). Results are printed as tables and
+ * written as JSON to bench/results/.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startPostgresServer, type PostgresServer } from '../scripts/lib/postgres-server.js';
+import { PACKAGE_ROOT } from '../src/paths.js';
+import { printConcurrency, printOperations, printScale } from './lib/report.js';
+import { runConcurrency, type ConcurrencyResult } from './scenarios/concurrency.js';
+import { runOperations, type OperationResult } from './scenarios/operations.js';
+import { runScale, type ScaleResult } from './scenarios/scale.js';
+
+const { values } = parseArgs({
+  options: {
+    engine: { type: 'string', default: 'both' },
+    duration: { type: 'string' },
+    sizes: { type: 'string' },
+    concurrency: { type: 'string', default: '1,4,16' },
+    only: { type: 'string', default: 'operations,concurrency,scale' },
+    quick: { type: 'boolean', default: false },
+  },
+});
+
+const durationMs = Number(values.duration ?? (values.quick ? 0.5 : 3)) * 1000;
+const sizes = (values.sizes ?? (values.quick ? '10000,100000' : '10000,100000,1000000')).split(',').map(Number);
+const writerCounts = values.concurrency!.split(',').map(Number);
+const only = new Set(values.only!.split(','));
+const engines = values.engine === 'both' ? (['sqlite', 'postgres'] as const) : ([values.engine] as ('sqlite' | 'postgres')[]);
+if (!engines.every((e) => e === 'sqlite' || e === 'postgres') || !(durationMs > 0) || sizes.some((s) => !Number.isInteger(s) || s < 1000)) {
+  console.error('usage: npm run bench -- [--engine sqlite|postgres|both] [--duration s] [--sizes n,n] [--concurrency n,n] [--only operations,concurrency,scale] [--quick]');
+  process.exit(2);
+}
+
+const started = new Date();
+let server: PostgresServer | undefined;
+const operations: OperationResult[] = [];
+let concurrency: ConcurrencyResult[] = [];
+const scale: ScaleResult[] = [];
+try {
+  if (engines.includes('postgres')) {
+    server = await startPostgresServer({ fsync: true });
+    console.log(`PostgreSQL: ${server.source === 'embedded' ? 'embedded server (fsync on)' : `${server.admin.host}:${server.admin.port}`}`);
+  }
+  if (only.has('operations')) {
+    for (const engine of engines) {
+      operations.push(...(await runOperations(engine, server, durationMs)));
+      if (engine === 'sqlite') operations.push(...(await runOperations('sqlite', undefined, durationMs, 'normal')).filter((r) => r.operation.startsWith('commit write')));
+    }
+    printOperations(operations);
+  }
+  if (only.has('concurrency') && server) {
+    concurrency = await runConcurrency(server, durationMs, writerCounts);
+    printConcurrency(concurrency);
+  }
+  if (only.has('scale')) {
+    for (const engine of engines) scale.push(...(await runScale(engine, server, sizes, { lookups: 3000, pages: 200 })));
+    printScale(scale);
+  }
+} finally {
+  await server?.stop();
+}
+
+const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
+const dir = join(PACKAGE_ROOT, 'bench', 'results');
+mkdirSync(dir, { recursive: true });
+const file = join(dir, `${started.toISOString().replace(/[:.]/g, '-')}.json`);
+writeFileSync(file, `${JSON.stringify({ started: started.toISOString(), machine, options: { durationMs, sizes, writerCounts, engines }, operations, concurrency, scale }, null, 2)}\n`);
+console.log(`\nresults: ${file}`);
