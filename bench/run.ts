@@ -5,7 +5,7 @@
  *   --duration <seconds>            per measured operation and side (default 3)
  *   --sizes 10000,100000,1000000    object-table sizes for the scale run
  *   --concurrency 1,4,16            writer counts for the concurrency run (PostgreSQL)
- *   --only operations,concurrency,scale
+ *   --only statements,operations,concurrency,scale
  *   --quick                         about a minute: --duration 0.5 --sizes 10000,100000
  *
  * PostgreSQL: the server named by DATABASE_URL / PG* when set, else an embedded one started with
@@ -18,10 +18,11 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startPostgresServer, type PostgresServer } from '../scripts/lib/postgres-server.js';
 import { PACKAGE_ROOT } from '../src/paths.js';
-import { printConcurrency, printOperations, printScale } from './lib/report.js';
+import { printConcurrency, printOperations, printScale, printStatementPath } from './lib/report.js';
 import { runConcurrency, type ConcurrencyResult } from './scenarios/concurrency.js';
 import { runOperations, type OperationResult } from './scenarios/operations.js';
 import { runScale, type ScaleResult } from './scenarios/scale.js';
+import { runStatementPath, type StatementPathResult } from './scenarios/statement-path.js';
 
 const { values } = parseArgs({
   options: {
@@ -29,7 +30,7 @@ const { values } = parseArgs({
     duration: { type: 'string' },
     sizes: { type: 'string' },
     concurrency: { type: 'string', default: '1,4,16' },
-    only: { type: 'string', default: 'operations,concurrency,scale' },
+    only: { type: 'string', default: 'statements,operations,concurrency,scale' },
     quick: { type: 'boolean', default: false },
   },
 });
@@ -40,7 +41,7 @@ const writerCounts = values.concurrency!.split(',').map(Number);
 const only = new Set(values.only!.split(','));
 const engines = values.engine === 'both' ? (['sqlite', 'postgres'] as const) : ([values.engine] as ('sqlite' | 'postgres')[]);
 if (!engines.every((e) => e === 'sqlite' || e === 'postgres') || !(durationMs > 0) || sizes.some((s) => !Number.isInteger(s) || s < 1000)) {
-  console.error('usage: npm run bench -- [--engine sqlite|postgres|both] [--duration s] [--sizes n,n] [--concurrency n,n] [--only operations,concurrency,scale] [--quick]');
+  console.error('usage: npm run bench -- [--engine sqlite|postgres|both] [--duration s] [--sizes n,n] [--concurrency n,n] [--only statements,operations,concurrency,scale] [--quick]');
   process.exit(2);
 }
 
@@ -48,11 +49,16 @@ const started = new Date();
 let server: PostgresServer | undefined;
 const operations: OperationResult[] = [];
 let concurrency: ConcurrencyResult[] = [];
+let statements: StatementPathResult[] = [];
 const scale: ScaleResult[] = [];
 try {
   if (engines.includes('postgres')) {
     server = await startPostgresServer({ fsync: true });
     console.log(`PostgreSQL: ${server.source === 'embedded' ? 'embedded server (fsync on)' : `${server.admin.host}:${server.admin.port}`}`);
+  }
+  if (only.has('statements') && server) {
+    statements = await runStatementPath(server, durationMs);
+    printStatementPath(statements);
   }
   if (only.has('operations')) {
     for (const engine of engines) {
@@ -66,7 +72,8 @@ try {
     printConcurrency(concurrency);
   }
   if (only.has('scale')) {
-    for (const engine of engines) scale.push(...(await runScale(engine, server, sizes, { lookups: 3000, pages: 200 })));
+    // Many samples: a p99 over microsecond lookups needs them to be more than the machine's noise.
+    for (const engine of engines) scale.push(...(await runScale(engine, server, sizes, engine === 'sqlite' ? { lookups: 50_000, pages: 300 } : { lookups: 5000, pages: 300 })));
     printScale(scale);
   }
 } finally {
@@ -77,5 +84,5 @@ const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', 
 const dir = join(PACKAGE_ROOT, 'bench', 'results');
 mkdirSync(dir, { recursive: true });
 const file = join(dir, `${started.toISOString().replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, `${JSON.stringify({ started: started.toISOString(), machine, options: { durationMs, sizes, writerCounts, engines }, operations, concurrency, scale }, null, 2)}\n`);
+writeFileSync(file, `${JSON.stringify({ started: started.toISOString(), machine, options: { durationMs, sizes, writerCounts, engines }, statements, operations, concurrency, scale }, null, 2)}\n`);
 console.log(`\nresults: ${file}`);

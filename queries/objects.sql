@@ -31,6 +31,22 @@ DELETE FROM object_locations
 WHERE object_key = :objectKey!
 RETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at;
 
+/* @name ReplaceVersion */
+-- EndVersion and the insert of the new version's copy, in one statement (commit write, promote,
+-- multipart completion). All parts see the same snapshot: the delete returns the old copies only,
+-- and a new copy may take the primary key of an old one on the same backend.
+WITH superseded AS (
+    UPDATE pending_objects SET superseded_at = :now!
+    WHERE object_key = :objectKey! AND kind = 'write' AND superseded_at IS NULL
+), inserted AS (
+    INSERT INTO object_locations
+        (object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at)
+    VALUES (:objectKey!, :backendName!, :storageKey!, :sizeBytes!, :etag!, :contentType!, :userMetadata!, :contentHash, :now!)
+)
+DELETE FROM object_locations
+WHERE object_key = :objectKey!
+RETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at;
+
 /* @name EndVersions */
 -- EndVersion for many keys (a multi-object delete): only keys that have a version are affected.
 WITH superseded AS (

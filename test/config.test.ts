@@ -149,7 +149,7 @@ describe('environment expansion', () => {
 describe('database.driver', () => {
   it('no database section → sqlite with the default path', () => {
     const config = parse('');
-    expect(config.database).toEqual({ driver: 'sqlite', path: './data/s3-orchestrator.db', synchronous: 'full', busyTimeoutMs: 5000 });
+    expect(config.database).toEqual({ driver: 'sqlite', path: './data/s3-orchestrator.db', synchronous: 'full', busyTimeoutMs: 5000, mmapBytes: 2 ** 30 });
   });
 
   it('omitted driver with a host → postgres', () => {
@@ -182,9 +182,9 @@ describe('database.driver', () => {
 });
 
 describe('sqlite settings', () => {
-  it('path, synchronous and busy_timeout are read', () => {
-    const config = parse('database:\n  driver: sqlite\n  path: /var/lib/s3o/meta.db\n  synchronous: normal\n  busy_timeout: 2s\n');
-    expect(config.database).toEqual({ driver: 'sqlite', path: '/var/lib/s3o/meta.db', synchronous: 'normal', busyTimeoutMs: 2000 });
+  it('path, synchronous, busy_timeout and mmap_size are read', () => {
+    const config = parse('database:\n  driver: sqlite\n  path: /var/lib/s3o/meta.db\n  synchronous: normal\n  busy_timeout: 2s\n  mmap_size: 64MiB\n');
+    expect(config.database).toEqual({ driver: 'sqlite', path: '/var/lib/s3o/meta.db', synchronous: 'normal', busyTimeoutMs: 2000, mmapBytes: 64 * 2 ** 20 });
   });
 
   it.each([
@@ -394,9 +394,16 @@ describe('postgres settings', () => {
     ['path', './x.db'],
     ['synchronous', 'normal'],
     ['busy_timeout', '5s'],
+    ['mmap_size', '256MiB'],
   ])('sqlite setting %s with postgres → error naming it', (key, value) => {
     const err = errorOf(pgYaml(`  ${key}: ${value}\n`));
     expect(issuesAt(err, `database.${key}`).some((m) => /sqlite setting/.test(m))).toBe(true);
+  });
+
+  it('mmap_size takes a byte size (0 turns the memory map off) and refuses anything else', () => {
+    expect((parse('database:\n  mmap_size: 256MiB\n').database as { mmapBytes: number }).mmapBytes).toBe(256 * 2 ** 20);
+    expect((parse('database:\n  mmap_size: 0\n').database as { mmapBytes: number }).mmapBytes).toBe(0);
+    expect(issuesAt(errorOf('database:\n  mmap_size: lots\n'), 'database.mmap_size')).toHaveLength(1);
   });
 
   it('a database section that is not a mapping is an error', () => {

@@ -223,7 +223,7 @@ describeEngines('objects and quota', (engine) => {
     const { openStore } = await import('../src/store/open.js');
     const { appConfig } = await import('./support/engines.js');
     // Reopen with a lower limit (an operator edited the config and restarted).
-    const config = appConfig(db.store.db.engine === 'sqlite' ? { driver: 'sqlite', path: db.store.db.location, synchronous: 'normal', busyTimeoutMs: 5000 } : (db.store.db as unknown as { config: import('../src/config/types.js').PostgresConfig }).config, {
+    const config = appConfig(db.store.db.engine === 'sqlite' ? { driver: 'sqlite', path: db.store.db.location, synchronous: 'normal', busyTimeoutMs: 5000, mmapBytes: 0 } : (db.store.db as unknown as { config: import('../src/config/types.js').PostgresConfig }).config, {
       backends: [{ name: 'alpha', bytesLimit: 500 }],
     });
     await db.store.close();

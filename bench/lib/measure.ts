@@ -51,7 +51,8 @@ export interface Comparison {
 
 /** Interleaves `rounds` rounds of raw and store, each `totalMs / rounds` long, after a warm-up of both. */
 export async function compare(totalMs: number, raw: Step, store: Step, options: { rounds?: number; warmupMs?: number; unitsPerStep?: number } = {}): Promise<Comparison> {
-  const rounds = options.rounds ?? 4;
+  // Short alternating rounds (250 ms per side) spread any drift in the machine's load evenly over both sides.
+  const rounds = options.rounds ?? Math.max(4, Math.round(totalMs / 250));
   const units = options.unitsPerStep ?? 1;
   const warmup = options.warmupMs ?? Math.min(500, totalMs / 4);
   await runFor(warmup / 2, raw, units);

@@ -38,7 +38,7 @@ export async function openTarget(engine: EngineName, server: PostgresServer | un
   let drop: () => Promise<void>;
   if (engine === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 's3o-bench-'));
-    database = { driver: 'sqlite', path: join(dir, 'bench.db'), synchronous: options.synchronous ?? 'full', busyTimeoutMs: 5000 };
+    database = { driver: 'sqlite', path: join(dir, 'bench.db'), synchronous: options.synchronous ?? 'full', busyTimeoutMs: 5000, mmapBytes: 2 ** 30 };
     drop = async () => rmSync(dir, { recursive: true, force: true });
   } else {
     if (!server) throw new Error('no PostgreSQL server');

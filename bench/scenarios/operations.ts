@@ -106,10 +106,9 @@ async function postgresPairs(target: Target, durationMs: number): Promise<Pair[]
         await raw.transaction(async (c) => {
           const now = new Date();
           const intent = (await raw.run<{ size_bytes: number; content_type: string; user_metadata: string }>(c, 'takeIntent', { intentId, objectKey })).rows[0]!;
-          await raw.run(c, 'endVersion', { objectKey, now });
-          await raw.run(c, 'insertCopy', {
+          await raw.run(c, 'replaceVersion', {
             objectKey, backendName: BENCH_BACKEND, storageKey, sizeBytes: intent.size_bytes, etag: '"e"', contentType: intent.content_type,
-            userMetadata: intent.user_metadata, contentHash: null, createdAt: now,
+            userMetadata: intent.user_metadata, contentHash: null, now,
           });
           await raw.run(c, 'recordChanges', {
             backendName: BENCH_BACKEND, stripe: Math.floor(Math.random() * stripes), usedDelta: SIZE, orphanDelta: 0, inflightDelta: -SIZE, now,

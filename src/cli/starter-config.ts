@@ -15,6 +15,8 @@ database:
   synchronous: full
   # How long a write waits when another process (an operator command) holds the write lock.
   busy_timeout: 5s
+  # Bytes of the file that reads map into memory (faster lookups in large tables; 0 = off).
+  mmap_size: 1GiB
 
   # --- PostgreSQL (set driver: postgres, remove the SQLite keys above, uncomment these) -------
   # url: postgres://s3o:secret@db.internal:5432/s3_orchestrator   # or DATABASE_URL; fields below win

@@ -8,6 +8,8 @@ import { Secret } from './secret.js';
 import type { AppConfig, DatabaseConfig, NotificationEndpoint, SslMode, WorkersConfig } from './types.js';
 
 export const DEFAULT_SQLITE_PATH = './data/s3-orchestrator.db';
+/** Address space, not memory: pages are mapped as they are read. */
+export const DEFAULT_SQLITE_MMAP_BYTES = 2 ** 30;
 
 /**
  * Turns a parsed YAML document into an AppConfig, or throws one ConfigError listing every problem.
@@ -103,6 +105,7 @@ function resolveDatabase(raw: unknown, env: NodeJS.ProcessEnv, issues: ConfigIss
       path: f.path ?? DEFAULT_SQLITE_PATH,
       synchronous: f.synchronous ?? 'full',
       busyTimeoutMs: f.busy_timeout ?? 5000,
+      mmapBytes: f.mmap_size ?? DEFAULT_SQLITE_MMAP_BYTES,
     };
   }
 

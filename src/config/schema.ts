@@ -27,6 +27,7 @@ export const databaseSection = z.strictObject({
   path: text('a file path').optional(),
   synchronous: oneOf(['full', 'normal']).optional(),
   busy_timeout: duration().optional(),
+  mmap_size: byteSize().optional(),
   // postgres
   url: secretText().optional(),
   host: text('a host name').optional(),
@@ -60,7 +61,7 @@ export const POSTGRES_KEYS = [
   'quota_stripes',
 ] as const satisfies readonly (keyof RawDatabaseSection)[];
 
-export const SQLITE_KEYS = ['path', 'synchronous', 'busy_timeout'] as const satisfies readonly (keyof RawDatabaseSection)[];
+export const SQLITE_KEYS = ['path', 'synchronous', 'busy_timeout', 'mmap_size'] as const satisfies readonly (keyof RawDatabaseSection)[];
 
 const schedule = {
   interval: duration(10).optional(),

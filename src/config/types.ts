@@ -21,6 +21,8 @@ export interface SqliteConfig {
   /** `full` survives power loss; `normal` may lose the last commits on power loss (never corrupts). */
   readonly synchronous: 'full' | 'normal';
   readonly busyTimeoutMs: number;
+  /** Bytes of the file the read-only connection maps into memory (0 = plain reads). */
+  readonly mmapBytes: number;
 }
 
 export type SslMode = 'disable' | 'require' | 'verify-ca' | 'verify-full';

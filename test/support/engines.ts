@@ -57,7 +57,7 @@ export async function createTestDatabase(engine: EngineName, options: DatabaseOp
 }
 
 export function sqliteConfig(path: string): SqliteConfig {
-  return { driver: 'sqlite', path, synchronous: 'normal', busyTimeoutMs: 5000 };
+  return { driver: 'sqlite', path, synchronous: 'normal', busyTimeoutMs: 5000, mmapBytes: 2 ** 30 };
 }
 
 export function postgresConfig(database: string, overrides: Partial<PostgresConfig> = {}): PostgresConfig {

@@ -23,7 +23,16 @@ export interface StoreContext {
   readonly cleanupMaxAttempts: number;
 }
 
-/** The stripe a transaction charges: spread at random so concurrent writers rarely meet. */
+let nextStripe = Math.floor(Math.random() * 1024);
+
+/**
+ * The stripe a transaction charges. Round robin within the process: the transactions in flight at
+ * any moment are the most recent ones, so up to `quotaStripes` of them never share a stripe (random
+ * picks collided for about a third of them with 16 writers on 32 stripes). Each process starts at a
+ * random place, so instances spread out too.
+ */
 export function pickStripe(ctx: StoreContext): number {
-  return ctx.quotaStripes === 1 ? 0 : Math.floor(Math.random() * ctx.quotaStripes);
+  if (ctx.quotaStripes === 1) return 0;
+  nextStripe = (nextStripe + 1) % 1_048_576;
+  return nextStripe % ctx.quotaStripes;
 }

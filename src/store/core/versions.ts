@@ -23,8 +23,7 @@ export interface NewVersion {
  * Shared by commit write, the reaper's promote and multipart completion.
  */
 export async function installVersion(q: TxQueries, changes: LedgerChanges, version: NewVersion): Promise<CommitResult> {
-  const displaced = (await q.endVersion({ objectKey: version.objectKey, now: changes.now })).map(toCopy);
-  await q.insertCopy({ ...version, createdAt: changes.now });
+  const displaced = (await q.replaceVersion({ ...version, now: changes.now })).map(toCopy);
   changes.used(version.backendName, version.sizeBytes);
   for (const old of displaced) changes.used(old.backendName, -old.sizeBytes).enqueueCleanup(old, 'overwritten');
   const copy: ObjectCopy = { ...version, userMetadata: JSON.parse(version.userMetadata), createdAt: changes.now };

@@ -515,6 +515,32 @@ export interface IEndVersionResult {
   user_metadata: string;
 }
 
+/** queries/objects.sql: IReplaceVersionParams */
+export interface IReplaceVersionParams {
+  backendName: string;
+  contentHash?: string | null | void;
+  contentType: string;
+  etag: string;
+  now: Date;
+  objectKey: string;
+  sizeBytes: number;
+  storageKey: string;
+  userMetadata: string;
+}
+
+/** queries/objects.sql: IReplaceVersionResult */
+export interface IReplaceVersionResult {
+  backend_name: string;
+  content_hash: string | null;
+  content_type: string;
+  created_at: Date;
+  etag: string;
+  object_key: string;
+  size_bytes: number;
+  storage_key: string;
+  user_metadata: string;
+}
+
 /** queries/objects.sql: IEndVersionsParams */
 export interface IEndVersionsParams {
   now: Date;
@@ -1009,6 +1035,8 @@ export interface TxQueries {
   lookupCopies(params: ILookupCopiesParams): Promise<ILookupCopiesResult[]>;
   /** queries/objects.sql */
   endVersion(params: IEndVersionParams): Promise<IEndVersionResult[]>;
+  /** queries/objects.sql */
+  replaceVersion(params: IReplaceVersionParams): Promise<IReplaceVersionResult[]>;
   /** queries/objects.sql */
   endVersions(params: IEndVersionsParams): Promise<IEndVersionsResult[]>;
   /** queries/objects.sql */

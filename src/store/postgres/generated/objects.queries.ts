@@ -181,6 +181,62 @@ const endVersionIR: any = {"usedParamSet":{"now":true,"objectKey":true},"params"
 export const endVersion = new PreparedQuery<IEndVersionParams,IEndVersionResult>(endVersionIR);
 
 
+/** 'ReplaceVersion' parameters type */
+export interface IReplaceVersionParams {
+  backendName: string;
+  contentHash?: string | null | void;
+  contentType: string;
+  etag: string;
+  now: Date;
+  objectKey: string;
+  sizeBytes: number;
+  storageKey: string;
+  userMetadata: string;
+}
+
+/** 'ReplaceVersion' return type */
+export interface IReplaceVersionResult {
+  backend_name: string;
+  content_hash: string | null;
+  content_type: string;
+  created_at: Date;
+  etag: string;
+  object_key: string;
+  size_bytes: number;
+  storage_key: string;
+  user_metadata: string;
+}
+
+/** 'ReplaceVersion' query type */
+export interface IReplaceVersionQuery {
+  params: IReplaceVersionParams;
+  result: IReplaceVersionResult;
+}
+
+const replaceVersionIR: any = {"usedParamSet":{"now":true,"objectKey":true,"backendName":true,"storageKey":true,"sizeBytes":true,"etag":true,"contentType":true,"userMetadata":true,"contentHash":true},"params":[{"name":"now","required":true,"transform":{"type":"scalar"},"locs":[{"a":342,"b":346},{"a":719,"b":723}]},{"name":"objectKey","required":true,"transform":{"type":"scalar"},"locs":[{"a":371,"b":381},{"a":611,"b":621},{"a":776,"b":786}]},{"name":"backendName","required":true,"transform":{"type":"scalar"},"locs":[{"a":624,"b":636}]},{"name":"storageKey","required":true,"transform":{"type":"scalar"},"locs":[{"a":639,"b":650}]},{"name":"sizeBytes","required":true,"transform":{"type":"scalar"},"locs":[{"a":653,"b":663}]},{"name":"etag","required":true,"transform":{"type":"scalar"},"locs":[{"a":666,"b":671}]},{"name":"contentType","required":true,"transform":{"type":"scalar"},"locs":[{"a":674,"b":686}]},{"name":"userMetadata","required":true,"transform":{"type":"scalar"},"locs":[{"a":689,"b":702}]},{"name":"contentHash","required":false,"transform":{"type":"scalar"},"locs":[{"a":705,"b":716}]}],"statement":"-- EndVersion and the insert of the new version's copy, in one statement (commit write, promote,\n-- multipart completion). All parts see the same snapshot: the delete returns the old copies only,\n-- and a new copy may take the primary key of an old one on the same backend.\nWITH superseded AS (\n    UPDATE pending_objects SET superseded_at = :now!\n    WHERE object_key = :objectKey! AND kind = 'write' AND superseded_at IS NULL\n), inserted AS (\n    INSERT INTO object_locations\n        (object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at)\n    VALUES (:objectKey!, :backendName!, :storageKey!, :sizeBytes!, :etag!, :contentType!, :userMetadata!, :contentHash, :now!)\n)\nDELETE FROM object_locations\nWHERE object_key = :objectKey!\nRETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- EndVersion and the insert of the new version's copy, in one statement (commit write, promote,
+ * -- multipart completion). All parts see the same snapshot: the delete returns the old copies only,
+ * -- and a new copy may take the primary key of an old one on the same backend.
+ * WITH superseded AS (
+ *     UPDATE pending_objects SET superseded_at = :now!
+ *     WHERE object_key = :objectKey! AND kind = 'write' AND superseded_at IS NULL
+ * ), inserted AS (
+ *     INSERT INTO object_locations
+ *         (object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at)
+ *     VALUES (:objectKey!, :backendName!, :storageKey!, :sizeBytes!, :etag!, :contentType!, :userMetadata!, :contentHash, :now!)
+ * )
+ * DELETE FROM object_locations
+ * WHERE object_key = :objectKey!
+ * RETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at
+ * ```
+ */
+export const replaceVersion = new PreparedQuery<IReplaceVersionParams,IReplaceVersionResult>(replaceVersionIR);
+
+
 /** 'EndVersions' parameters type */
 export interface IEndVersionsParams {
   now: Date;

@@ -60,6 +60,24 @@ export class ObjectQueries extends SqliteQueryContext {
     return withDates(rows, 'created_at');
   }
 
+  /** Postgres does all three in one statement; SQLite runs them in turn (the delete before the insert). */
+  async replaceVersion(p: Q.IReplaceVersionParams): Promise<Q.IReplaceVersionResult[]> {
+    this.stmt(SQL.endVersionSupersede).run(ms(p.now), p.objectKey);
+    const displaced = withDates<Q.IReplaceVersionResult>(this.stmt(SQL.endVersion).all(p.objectKey), 'created_at');
+    this.stmt(SQL.insertCopy).run(
+      p.objectKey,
+      p.backendName,
+      p.storageKey,
+      p.sizeBytes,
+      p.etag,
+      p.contentType,
+      p.userMetadata,
+      p.contentHash ?? null,
+      ms(p.now),
+    );
+    return displaced;
+  }
+
   /** Postgres binds the keys as an array; SQLite reads them from a bound JSON array (never string-built SQL). */
   async endVersions(p: Q.IEndVersionsParams): Promise<Q.IEndVersionsResult[]> {
     const keys = JSON.stringify(p.objectKeys);
