@@ -123,6 +123,23 @@ describe('SQLite start-up', () => {
     await store.close();
   });
 
+  it('two stores on one file in one process share the writer: overlapping transactions do not deadlock', async () => {
+    const db = { ...(await freshPath()), busyTimeoutMs: 20_000 };
+    const serving = await openStore(appConfig(db));
+    const inspecting = await openStore(appConfig(db), { role: 'inspect' });
+    const started = Date.now();
+    const slow = serving.db.transaction(async (q) => {
+      await q.upsertBackendQuota({ backendName: 'gamma', bytesLimit: 1, now: new Date() });
+      await new Promise((r) => setTimeout(r, 50)); // holds the write lock across an await
+    });
+    const other = inspecting.db.transaction((q) => q.upsertBackendQuota({ backendName: 'delta', bytesLimit: 1, now: new Date() }));
+    await Promise.all([slow, other]);
+    expect(Date.now() - started).toBeLessThan(5_000); // not a busy_timeout spent waiting on ourselves
+    expect((await inspecting.quota.totals()).map((t) => t.backendName)).toEqual(expect.arrayContaining(['gamma', 'delta']));
+    await inspecting.close();
+    await serving.close();
+  });
+
   it('lets an inspecting operator command open the file beside the serving instance', async () => {
     const db = await freshPath();
     const serving = await openStore(appConfig(db));

@@ -7,7 +7,7 @@ import { openReader, openWriter, type SqliteConnection } from './connection.js';
 import { classifySqliteError } from './errors.js';
 import { acquireInstanceLock } from './instance-lock.js';
 import { SqliteLeaderLocks } from './leader-locks.js';
-import { Mutex } from './mutex.js';
+import { type Mutex, writerMutexFor } from './mutex.js';
 import { sqliteQueries, StatementCache } from './queries/index.js';
 import { applySchema, refuseNewer, SCHEMA_VERSION, schemaVersionOf } from './schema.js';
 
@@ -28,7 +28,7 @@ export class SqliteDatabase implements Database {
   readonly #reader: SqliteConnection;
   readonly #writerStatements: StatementCache;
   readonly #readerStatements: StatementCache;
-  readonly #mutex = new Mutex();
+  readonly #mutex: Mutex;
   readonly #locks: SqliteLeaderLocks;
   readonly #releaseInstance: () => void;
   readonly #begin;
@@ -44,7 +44,9 @@ export class SqliteDatabase implements Database {
     this.#writerStatements = new StatementCache(writer);
     this.#readerStatements = new StatementCache(reader);
     this.#releaseInstance = releaseInstance;
-    this.#locks = new SqliteLeaderLocks(realpathSync(config.path));
+    const realPath = realpathSync(config.path);
+    this.#locks = new SqliteLeaderLocks(realPath);
+    this.#mutex = writerMutexFor(realPath);
     // Write transactions start IMMEDIATE: a deferred one that upgrades from read to write can fail
     // with SQLITE_BUSY whatever busy_timeout says (lessons.md #16).
     this.#begin = writer.prepare('BEGIN IMMEDIATE');

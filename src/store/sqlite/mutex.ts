@@ -20,3 +20,17 @@ export class Mutex {
     else this.#locked = false;
   }
 }
+
+const byFile = new Map<string, Mutex>();
+
+/**
+ * The writer mutex of a database file, shared by every store of this process on that file. Two
+ * stores with a mutex each would deadlock: better-sqlite3 waits for SQLite's write lock
+ * synchronously, blocking the event loop, so the transaction holding the lock could never reach
+ * its COMMIT (other processes are not affected: their waiting blocks only themselves).
+ */
+export function writerMutexFor(realPath: string): Mutex {
+  let mutex = byFile.get(realPath);
+  if (!mutex) byFile.set(realPath, (mutex = new Mutex()));
+  return mutex;
+}
