@@ -84,8 +84,3 @@ SELECT backend_name, coalesce(sum(size_bytes), 0)::int8 AS "bytes!", count(*)::i
 FROM object_locations
 GROUP BY backend_name
 ORDER BY backend_name;
-
-/* @name SumCopiesOfBackend */
-SELECT coalesce(sum(size_bytes), 0)::int8 AS "bytes!"
-FROM object_locations
-WHERE backend_name = :backendName!;

@@ -618,16 +618,6 @@ export interface ISumCopiesByBackendResult {
   copies: number;
 }
 
-/** queries/objects.sql: ISumCopiesOfBackendParams */
-export interface ISumCopiesOfBackendParams {
-  backendName: string;
-}
-
-/** queries/objects.sql: ISumCopiesOfBackendResult */
-export interface ISumCopiesOfBackendResult {
-  bytes: number;
-}
-
 /** queries/pending.sql: IInsertIntentParams */
 export interface IInsertIntentParams {
   backendName: string;
@@ -1047,8 +1037,6 @@ export interface TxQueries {
   listObjectsRange(params: IListObjectsRangeParams): Promise<IListObjectsRangeResult[]>;
   /** queries/objects.sql */
   sumCopiesByBackend(params: ISumCopiesByBackendParams): Promise<ISumCopiesByBackendResult[]>;
-  /** queries/objects.sql */
-  sumCopiesOfBackend(params: ISumCopiesOfBackendParams): Promise<ISumCopiesOfBackendResult[]>;
   /** queries/pending.sql */
   insertIntent(params: IInsertIntentParams): Promise<number>;
   /** queries/pending.sql */

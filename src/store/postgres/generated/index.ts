@@ -5,7 +5,7 @@
 import { claimCleanup, releaseCleanupClaims, deleteCleanupRow, retryCleanup, moveCleanupToDlq, listCleanupRows, listDlqRows, requeueDlq, purgeDlq, cleanupDepths } from './cleanup.queries.js';
 import { insertUpload, getUpload, lockUpload, deletePart, insertPart, listParts, deleteParts, deleteUpload, listUploadsFrom, listUploadsCreatedBefore, sumPartsByBackend } from './multipart.queries.js';
 import { claimOutbox, releaseOutboxClaims, deleteOutboxEvent, retryOutboxEvent, failOutboxEvent, listOutboxEvents, requeueFailedOutbox, purgeFailedOutbox, outboxSummary } from './notifications.queries.js';
-import { lockObjectKey, lockObjectKeys, insertCopy, lookupCopies, endVersion, replaceVersion, endVersions, deleteCopy, listObjectsFrom, listObjectsRange, sumCopiesByBackend, sumCopiesOfBackend } from './objects.queries.js';
+import { lockObjectKey, lockObjectKeys, insertCopy, lookupCopies, endVersion, replaceVersion, endVersions, deleteCopy, listObjectsFrom, listObjectsRange, sumCopiesByBackend } from './objects.queries.js';
 import { insertIntent, insertAdmittedIntent, takeIntent, deleteIntent, getIntent, listIntentsCreatedBefore, intentSummary, sumIntentsByBackend } from './pending.queries.js';
 import { upsertBackendQuota, insertQuotaStripe, listQuotaTotals, lockQuotaBase, lockQuotaStripes, admitOnStripe, addStripeDeltas, recordChanges, addBaseDeltas, setQuotaBase, setStripesFree, resetStripeCounters } from './quota.queries.js';
 import { addUsage, getUsageForPeriod } from './usage.queries.js';
@@ -52,7 +52,6 @@ export const generatedQueries = {
   listObjectsFrom: { query: listObjectsFrom, returnsRows: true },
   listObjectsRange: { query: listObjectsRange, returnsRows: true },
   sumCopiesByBackend: { query: sumCopiesByBackend, returnsRows: true },
-  sumCopiesOfBackend: { query: sumCopiesOfBackend, returnsRows: true },
   insertIntent: { query: insertIntent, returnsRows: false },
   insertAdmittedIntent: { query: insertAdmittedIntent, returnsRows: true },
   takeIntent: { query: takeIntent, returnsRows: true },

@@ -422,32 +422,3 @@ const sumCopiesByBackendIR: any = {"usedParamSet":{},"params":[],"statement":"SE
 export const sumCopiesByBackend = new PreparedQuery<ISumCopiesByBackendParams,ISumCopiesByBackendResult>(sumCopiesByBackendIR);
 
 
-/** 'SumCopiesOfBackend' parameters type */
-export interface ISumCopiesOfBackendParams {
-  backendName: string;
-}
-
-/** 'SumCopiesOfBackend' return type */
-export interface ISumCopiesOfBackendResult {
-  bytes: number;
-}
-
-/** 'SumCopiesOfBackend' query type */
-export interface ISumCopiesOfBackendQuery {
-  params: ISumCopiesOfBackendParams;
-  result: ISumCopiesOfBackendResult;
-}
-
-const sumCopiesOfBackendIR: any = {"usedParamSet":{"backendName":true},"params":[{"name":"backendName","required":true,"transform":{"type":"scalar"},"locs":[{"a":97,"b":109}]}],"statement":"SELECT coalesce(sum(size_bytes), 0)::int8 AS \"bytes!\"\nFROM object_locations\nWHERE backend_name = :backendName!"};
-
-/**
- * Query generated from SQL:
- * ```
- * SELECT coalesce(sum(size_bytes), 0)::int8 AS "bytes!"
- * FROM object_locations
- * WHERE backend_name = :backendName!
- * ```
- */
-export const sumCopiesOfBackend = new PreparedQuery<ISumCopiesOfBackendParams,ISumCopiesOfBackendResult>(sumCopiesOfBackendIR);
-
-

@@ -20,7 +20,6 @@ export const SQL = {
     FROM object_locations WHERE object_key >= ? AND object_key < ? GROUP BY object_key ORDER BY object_key LIMIT ?`,
   sumCopiesByBackend: `SELECT backend_name, coalesce(sum(size_bytes), 0) AS bytes, count(*) AS copies
     FROM object_locations GROUP BY backend_name ORDER BY backend_name`,
-  sumCopiesOfBackend: `SELECT coalesce(sum(size_bytes), 0) AS bytes FROM object_locations WHERE backend_name = ?`,
 } as const;
 
 /** Mirror of queries/objects.sql. */
@@ -108,13 +107,6 @@ export class ObjectQueries extends SqliteQueryContext {
 
   async sumCopiesByBackend(): Promise<Q.ISumCopiesByBackendResult[]> {
     const rows = this.stmt(SQL.sumCopiesByBackend).all() as Q.ISumCopiesByBackendResult[];
-    return withExact(rows, 'bytes');
-  }
-
-  async sumCopiesOfBackend(p: Q.ISumCopiesOfBackendParams): Promise<Q.ISumCopiesOfBackendResult[]> {
-    const rows = this.stmt(SQL.sumCopiesOfBackend).all(
-      p.backendName,
-    ) as Q.ISumCopiesOfBackendResult[];
     return withExact(rows, 'bytes');
   }
 }
