@@ -42,7 +42,7 @@ export function cleanupWorker(store: MetadataStore, clients: ReadonlyMap<string,
         logger.debug({ id: task.id, backend: task.backendName, outcome }, 'cleanup done');
       });
       await store.cleanup.release([...untouched], options.workerId);
-      return tasks.length;
+      return tasks.length - untouched.size; // the ones handed back were not handled
     },
   };
 }

@@ -56,7 +56,7 @@ export function outboxDelivery(store: MetadataStore, options: OutboxDeliveryOpti
         }
       });
       await store.outbox.release([...untouched], options.workerId);
-      return events.length;
+      return events.length - untouched.size; // the ones handed back were not handled
     },
   };
 }
