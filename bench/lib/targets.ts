@@ -1,3 +1,4 @@
+import { defaultServerConfig } from '../../src/config/server.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,6 +64,9 @@ export async function openTarget(engine: EngineName, server: PostgresServer | un
   const config: AppConfig = {
     database,
     backends: [{ name: BENCH_BACKEND, bytesLimit: BENCH_LIMIT }],
+    server: defaultServerConfig(),
+    credentials: [],
+    buckets: [],
     placement: 'pack',
     workers: {
       cleanup: { ...schedule, claimGraceMs: 300_000, maxAttempts: 10 },

@@ -5,6 +5,7 @@ import { show } from './fields.js';
 import { configFile, databaseSection, POSTGRES_KEYS, SQLITE_KEYS, type RawConfig, type RawDatabaseSection } from './schema.js';
 import { redactUrl } from './redact-url.js';
 import { Secret } from './secret.js';
+import { defaultServerConfig } from './server.js';
 import type { AppConfig, DatabaseConfig, NotificationEndpoint, SslMode, WorkersConfig } from './types.js';
 
 export const DEFAULT_SQLITE_PATH = './data/s3-orchestrator.db';
@@ -49,6 +50,10 @@ export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source?
     workers: resolveWorkers(file.workers),
     notifications: { source: file.notifications?.source ?? 's3-orchestrator', endpoints },
     logging: { level: file.logging?.level ?? 'info' },
+    // Placeholder defaults until the server/credentials/buckets sections are parsed (issue 10).
+    server: defaultServerConfig(),
+    credentials: [],
+    buckets: [],
   };
 }
 

@@ -9,6 +9,37 @@ export interface AppConfig {
   readonly workers: WorkersConfig;
   readonly notifications: NotificationsConfig;
   readonly logging: { readonly level: LogLevel };
+  readonly server: ServerConfig;
+  /** Who may call the S3 endpoint. Empty: one `admin` credential is provisioned at start (see src/gateway/default-credential.ts). */
+  readonly credentials: readonly CredentialConfig[];
+  /** Buckets created at start (idempotent). */
+  readonly buckets: readonly string[];
+  /** Absolute path of the config file the values came from; relative paths were resolved against its directory. */
+  readonly source?: string;
+}
+
+export interface ServerConfig {
+  /** `server.listen`: "host:port", default 127.0.0.1:9000. */
+  readonly host: string;
+  readonly port: number;
+  /** `server.domain`: when set, `bucket.domain` requests are virtual-hosted style. */
+  readonly domain: string | undefined;
+  /** `server.region`: what GetBucketLocation answers and presigned URLs may name (any region is accepted when verifying). */
+  readonly region: string;
+  /** `server.data_dir`: where generated state lives (the generated credential file, the default backend). Absolute. */
+  readonly dataDir: string;
+  /** `server.max_object_size`: largest single PUT (S3: 5 GiB). */
+  readonly maxObjectBytes: number;
+}
+
+export type Permission = 'read' | 'read-write' | 'admin';
+
+export interface CredentialConfig {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: Secret;
+  /** Bucket names this credential may use, or '*' for all. */
+  readonly buckets: readonly string[] | '*';
+  readonly permission: Permission;
 }
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';

@@ -1,7 +1,7 @@
 import type { Logger } from '../logging.js';
 import { LEADER_JOBS } from '../store/core/leader-jobs.js';
 import type { MetadataStore } from '../store/core/store.js';
-import type { BackendClient } from './backend-client.js';
+import type { BackendHousekeeping } from '../backends/backend-client.js';
 import { forEachBounded } from './bounded.js';
 import type { WorkerJob } from './job-runner.js';
 
@@ -18,7 +18,7 @@ export interface CleanupWorkerOptions {
  * completes the row (a 404 counts as done), or records the failure (retry with backoff, dead-letter
  * after the last attempt).
  */
-export function cleanupWorker(store: MetadataStore, clients: ReadonlyMap<string, BackendClient>, options: CleanupWorkerOptions, logger: Logger): WorkerJob {
+export function cleanupWorker(store: MetadataStore, clients: ReadonlyMap<string, BackendHousekeeping>, options: CleanupWorkerOptions, logger: Logger): WorkerJob {
   return {
     job: LEADER_JOBS.cleanup,
     intervalMs: options.intervalMs,

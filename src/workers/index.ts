@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { AppConfig } from '../config/types.js';
 import type { Logger } from '../logging.js';
 import type { MetadataStore } from '../store/core/store.js';
-import type { BackendClient } from './backend-client.js';
+import type { BackendHousekeeping } from '../backends/backend-client.js';
 import { cleanupWorker } from './cleanup-worker.js';
 import { intentReaper } from './intent-reaper.js';
 import { JobRunner } from './job-runner.js';
@@ -25,7 +25,7 @@ export function workerIdentity(): string {
 export function createWorkers(
   store: MetadataStore,
   config: AppConfig,
-  clients: ReadonlyMap<string, BackendClient>,
+  clients: ReadonlyMap<string, BackendHousekeeping>,
   logger: Logger,
   options: { workerId?: string; fetch?: typeof fetch } = {},
 ): Workers {

@@ -1,7 +1,7 @@
 import type { Logger } from '../logging.js';
 import { LEADER_JOBS } from '../store/core/leader-jobs.js';
 import type { MetadataStore } from '../store/core/store.js';
-import type { BackendClient } from './backend-client.js';
+import type { BackendHousekeeping } from '../backends/backend-client.js';
 import { forEachBounded } from './bounded.js';
 import type { WorkerJob } from './job-runner.js';
 
@@ -21,7 +21,7 @@ export interface IntentReaperOptions {
  * the bytes are there; found → promote (commit, unless a newer write won), absent → drop, backend
  * error → leave it for the next tick.
  */
-export function intentReaper(store: MetadataStore, clients: ReadonlyMap<string, BackendClient>, options: IntentReaperOptions, logger: Logger): WorkerJob {
+export function intentReaper(store: MetadataStore, clients: ReadonlyMap<string, BackendHousekeeping>, options: IntentReaperOptions, logger: Logger): WorkerJob {
   return {
     job: LEADER_JOBS.reaper,
     intervalMs: options.intervalMs,

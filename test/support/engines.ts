@@ -1,3 +1,4 @@
+import { defaultServerConfig } from '../../src/config/server.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -93,6 +94,9 @@ export function appConfig(database: DatabaseConfig, options: AppConfigOptions = 
       { name: 'alpha', bytesLimit: 1_000_000 },
       { name: 'beta', bytesLimit: 0 },
     ],
+    server: defaultServerConfig(),
+    credentials: [],
+    buckets: [],
     placement: options.placement ?? 'pack',
     workers: {
       cleanup: { ...schedule, claimGraceMs: 60_000, maxAttempts: 10 },

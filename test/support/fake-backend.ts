@@ -1,10 +1,10 @@
-import type { BackendClient } from '../../src/workers/backend-client.js';
+import type { BackendHousekeeping } from '../../src/backends/backend-client.js';
 
 /**
  * An in-process storage backend for worker tests: a map of storage keys to sizes, a log of every
  * call, and switches to make calls fail or hang.
  */
-export class FakeBackend implements BackendClient {
+export class FakeBackend implements BackendHousekeeping {
   readonly objects = new Map<string, { sizeBytes: number; etag: string }>();
   readonly deletes: string[] = [];
   readonly heads: string[] = [];

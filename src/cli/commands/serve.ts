@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { createLogger } from '../../logging.js';
 import { openStore } from '../../store/open.js';
-import type { BackendClient } from '../../workers/backend-client.js';
-import { DirectoryBackend } from '../../workers/directory-backend.js';
+import type { BackendClient } from '../../backends/backend-client.js';
+import { DirectoryBackend } from '../../backends/directory.js';
 import { startWorkers } from '../../workers/index.js';
 import type { CommandContext } from '../context.js';
 
@@ -20,7 +20,7 @@ export function registerServe(program: Command, run: (cmd: Command, fn: (ctx: Co
         const logger = createLogger(ctx.options.debug ? 'debug' : config.logging.level, ctx.io.stderr);
         const store = await openStore(config, { role: 'serve', logger });
         const clients = new Map<string, BackendClient>();
-        for (const b of config.backends) if (b.directory) clients.set(b.name, new DirectoryBackend(b.directory));
+        for (const b of config.backends) if (b.directory) clients.set(b.name, new DirectoryBackend(b.name, b.directory));
         const workers = startWorkers(store, config, clients, logger);
         logger.info(
           {

@@ -1,0 +1,57 @@
+import type { Readable } from 'node:stream';
+
+/** An inclusive byte range of an object, as HTTP ranges are. */
+export interface ByteRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+/** One part of a multipart object, in the order the object is made of. */
+export interface PartRef {
+  readonly storageKey: string;
+  readonly sizeBytes: number;
+}
+
+/**
+ * What the background workers need from a backend: whether bytes are there, and removing them.
+ * "Cannot answer" is always a thrown error, never `undefined` or 'not-found' (issue 9: an
+ * unreachable backend must not look like an absent object).
+ */
+export interface BackendHousekeeping {
+  /** Deletes the bytes at `storageKey`. A key that is already gone is not an error (lessons.md #8). */
+  delete(storageKey: string): Promise<'deleted' | 'not-found'>;
+  /** The bytes at `storageKey`, or undefined when there are none. Throws when the backend cannot answer. */
+  head(storageKey: string): Promise<{ sizeBytes: number; etag: string } | undefined>;
+}
+
+/**
+ * A storage backend as the gateway sees it (spec §5). The gateway never looks behind it: storage
+ * keys come from the store, one per write, so a put never touches the bytes of another version.
+ */
+export interface BackendClient extends BackendHousekeeping {
+  readonly name: string;
+  /**
+   * Stores exactly `sizeBytes` bytes read from `body` at `storageKey`. The key holds the bytes only
+   * once the promise resolves (the write is durable then); when it rejects (the body stream errored,
+   * ended short, or the backend failed) nothing is left at `storageKey`.
+   */
+  put(storageKey: string, body: Readable, sizeBytes: number): Promise<void>;
+  /** The bytes at `storageKey` (or a range of them). Throws BackendObjectMissing when there are none. */
+  get(storageKey: string, range?: ByteRange): Promise<Readable>;
+  /**
+   * Makes the object at `storageKey` out of `parts`, in order, without moving the bytes through the
+   * gateway. Afterwards deleting `storageKey` deletes the parts too.
+   */
+  assembleParts(storageKey: string, parts: readonly PartRef[]): Promise<void>;
+}
+
+/** The backend holds no bytes at the storage key (as opposed to an error reaching it). */
+export class BackendObjectMissing extends Error {
+  constructor(
+    readonly backendName: string,
+    readonly storageKey: string,
+  ) {
+    super(`backend ${JSON.stringify(backendName)} holds no bytes at ${JSON.stringify(storageKey)}`);
+    this.name = 'BackendObjectMissing';
+  }
+}

@@ -1,0 +1,201 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { open, mkdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { multipartEtag } from '../store/core/multipart-etag.js';
+import { BackendObjectMissing, type BackendClient, type ByteRange, type PartRef } from './backend-client.js';
+import { storageKeyPath } from './directory-paths.js';
+
+/** Marks a multipart object: a small file listing its parts (completion moves no bytes). */
+const PART_LIST_SUFFIX = '%parts';
+
+interface PartList {
+  readonly sizeBytes: number;
+  readonly parts: readonly PartRef[];
+}
+
+/**
+ * A backend that is a local directory (the embedded default). Objects live below `objects/`, one
+ * file per storage key; a write goes to `tmp/`, is fsynced and renamed into place, so a storage key
+ * holds either nothing or every byte. A multipart object is a part list beside its part files: the
+ * parts are already on this disk, so completion writes a few hundred bytes instead of copying the
+ * object, and the quota stays exact (the parts' bytes become the object's bytes).
+ */
+export class DirectoryBackend implements BackendClient {
+  readonly root: string;
+  readonly #objects: string;
+  readonly #tmp: string;
+
+  constructor(
+    readonly name: string,
+    root: string,
+  ) {
+    this.root = resolve(root);
+    this.#objects = join(this.root, 'objects');
+    this.#tmp = join(this.root, 'tmp');
+  }
+
+  async put(storageKey: string, body: Readable, sizeBytes: number): Promise<void> {
+    const target = this.#path(storageKey);
+    await mkdir(this.#tmp, { recursive: true });
+    const tmp = join(this.#tmp, randomUUID());
+    const file = await open(tmp, 'wx', 0o600);
+    let written = 0;
+    try {
+      const count = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          written += chunk.length;
+          done(null, chunk);
+        },
+      });
+      await pipeline(body, count, file.createWriteStream({ autoClose: false }));
+      if (written !== sizeBytes) throw new Error(`the body was ${written} bytes; ${sizeBytes} were declared`);
+      await file.sync();
+      await file.close();
+      await this.#renameIntoPlace(tmp, target);
+    } catch (err) {
+      await file.close().catch(() => {});
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  async get(storageKey: string, range?: ByteRange): Promise<Readable> {
+    const path = this.#path(storageKey);
+    try {
+      const file = await open(path, 'r');
+      return file.createReadStream(range ? { start: range.start, end: range.end } : {});
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+    }
+    const list = await this.#readPartList(path);
+    if (!list) throw new BackendObjectMissing(this.name, storageKey);
+    return Readable.from(this.#readParts(list, range ?? { start: 0, end: list.sizeBytes - 1 }));
+  }
+
+  async head(storageKey: string): Promise<{ sizeBytes: number; etag: string } | undefined> {
+    const path = this.#path(storageKey);
+    try {
+      const info = await stat(path);
+      return { sizeBytes: info.size, etag: `"${await this.#md5(path)}"` };
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+    }
+    const list = await this.#readPartList(path);
+    if (!list) return undefined;
+    const md5s: string[] = [];
+    for (const part of list.parts) md5s.push(await this.#md5(this.#path(part.storageKey)));
+    return { sizeBytes: list.sizeBytes, etag: multipartEtag(md5s) };
+  }
+
+  async delete(storageKey: string): Promise<'deleted' | 'not-found'> {
+    const path = this.#path(storageKey);
+    try {
+      await unlink(path);
+      await this.#pruneEmptyDirectories(dirname(path));
+      return 'deleted';
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+    }
+    const list = await this.#readPartList(path);
+    if (!list) return 'not-found';
+    // Parts first, the list last: a delete interrupted half-way is finished by its retry.
+    for (const part of list.parts) await this.delete(part.storageKey);
+    await unlink(path + PART_LIST_SUFFIX).catch((err: unknown) => {
+      if (!isMissing(err)) throw err;
+    });
+    await this.#pruneEmptyDirectories(dirname(path));
+    return 'deleted';
+  }
+
+  async assembleParts(storageKey: string, parts: readonly PartRef[]): Promise<void> {
+    for (const part of parts) {
+      const info = await stat(this.#path(part.storageKey)).catch((err: unknown) => {
+        if (isMissing(err)) throw new BackendObjectMissing(this.name, part.storageKey);
+        throw err;
+      });
+      if (info.size !== part.sizeBytes) throw new Error(`part ${JSON.stringify(part.storageKey)} holds ${info.size} bytes, ${part.sizeBytes} expected`);
+    }
+    const list: PartList = { sizeBytes: parts.reduce((sum, p) => sum + p.sizeBytes, 0), parts };
+    await mkdir(this.#tmp, { recursive: true });
+    const tmp = join(this.#tmp, randomUUID());
+    try {
+      await writeFile(tmp, JSON.stringify(list), { mode: 0o600, flush: true });
+      await this.#renameIntoPlace(tmp, this.#path(storageKey) + PART_LIST_SUFFIX);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  async *#readParts(list: PartList, range: ByteRange): AsyncGenerator<Buffer> {
+    let offset = 0;
+    for (const part of list.parts) {
+      const partStart = offset;
+      const partEnd = offset + part.sizeBytes - 1;
+      offset += part.sizeBytes;
+      if (part.sizeBytes === 0 || partEnd < range.start || partStart > range.end) continue;
+      const file = await open(this.#path(part.storageKey), 'r');
+      const stream = file.createReadStream({ start: Math.max(range.start, partStart) - partStart, end: Math.min(range.end, partEnd) - partStart });
+      for await (const chunk of stream) yield chunk as Buffer;
+    }
+  }
+
+  async #readPartList(path: string): Promise<PartList | undefined> {
+    try {
+      return JSON.parse(await readFile(path + PART_LIST_SUFFIX, 'utf8')) as PartList;
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async #md5(path: string): Promise<string> {
+    const md5 = createHash('md5');
+    const file = await open(path, 'r');
+    for await (const chunk of file.createReadStream()) md5.update(chunk as Buffer);
+    return md5.digest('hex');
+  }
+
+  /** Renames and makes the rename durable (the directory entry is fsynced too). */
+  async #renameIntoPlace(tmp: string, target: string): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      await mkdir(dirname(target), { recursive: true });
+      try {
+        await rename(tmp, target);
+        break;
+      } catch (err) {
+        // A concurrent delete may prune the directory between mkdir and rename: make it again.
+        if (!isMissing(err) || attempt >= 3) throw err;
+      }
+    }
+    const dir = await open(dirname(target), 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  }
+
+  /** Removes directories left empty by a delete, up to objects/ (they would pile up otherwise). */
+  async #pruneEmptyDirectories(dir: string): Promise<void> {
+    while (dir.startsWith(this.#objects + '/')) {
+      try {
+        await rmdir(dir);
+      } catch {
+        return; // not empty, or already gone
+      }
+      dir = dirname(dir);
+    }
+  }
+
+  #path(storageKey: string): string {
+    return join(this.#objects, storageKeyPath(storageKey));
+  }
+}
+
+function isMissing(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
