@@ -145,5 +145,13 @@ CREATE TABLE IF NOT EXISTS notification_outbox (
 CREATE INDEX IF NOT EXISTS notification_outbox_due ON notification_outbox (next_retry, id) WHERE failed_at IS NULL;
 CREATE INDEX IF NOT EXISTS notification_outbox_failed ON notification_outbox (failed_at, id) WHERE failed_at IS NOT NULL;
 
+-- Buckets of the S3 gateway (migrations/0004_buckets.sql): names only; a bucket's objects are the
+-- key range ["{name}/", "{name}0") of object_locations.
+CREATE TABLE IF NOT EXISTS buckets (
+    name       TEXT    PRIMARY KEY NOT NULL,
+    owner      TEXT    NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT;
+
 -- The version stamp the program compares with the file's: bump it with every change to this file.
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;

@@ -7,6 +7,7 @@ export type StoreErrorCode =
   | 'NotFound'
   | 'NoSpace'
   | 'PreconditionFailed'
+  | 'BucketNotEmpty'
   | 'InvalidArgument'
   | 'DatabaseUnavailable'
   | 'DatabaseBusy'
@@ -51,13 +52,37 @@ export class NoSpaceError extends StoreError {
   }
 }
 
+/**
+ * Which precondition failed: `state` is a state the operation itself needs (an intent already
+ * resolved, a copy already there, the last copy); `if-none-match` and `if-match` are the caller's
+ * conditions on a commit (S3's conditional PUT), which the gateway answers with 412.
+ */
+export type PreconditionFailedReason = 'state' | 'if-none-match' | 'if-match';
+
 /** A state the operation required does not hold (e.g. the intent was already resolved). */
 export class PreconditionFailedError extends StoreError {
   readonly code = 'PreconditionFailed';
   readonly httpStatus = 412;
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly reason: PreconditionFailedReason = 'state',
+  ) {
     super(message);
     this.name = 'PreconditionFailedError';
+  }
+}
+
+/** DeleteBucket refused: objects or open multipart uploads still have keys in the bucket. */
+export class BucketNotEmptyError extends StoreError {
+  readonly code = 'BucketNotEmpty';
+  readonly httpStatus = 409;
+  constructor(
+    readonly bucket: string,
+    readonly holds: { readonly objects: boolean; readonly uploads: boolean },
+  ) {
+    const what = [holds.objects ? 'objects' : '', holds.uploads ? 'open multipart uploads' : ''].filter(Boolean).join(' and ');
+    super(`bucket ${JSON.stringify(bucket)} is not empty: it holds ${what}`);
+    this.name = 'BucketNotEmptyError';
   }
 }
 

@@ -1,3 +1,4 @@
+import { BucketOperations } from './buckets.js';
 import { type Clock, systemClock } from './clock.js';
 import { CleanupQueue } from './cleanup-queue.js';
 import type { NotificationTarget, StoreContext } from './context.js';
@@ -28,6 +29,7 @@ export interface MetadataStoreOptions {
  * operation's business logic lives here, in core; the engines only run the queries.
  */
 export class MetadataStore {
+  readonly buckets: BucketOperations;
   readonly objects: ObjectOperations;
   readonly listing: ObjectListing;
   readonly quota: QuotaLedger;
@@ -54,6 +56,7 @@ export class MetadataStore {
       cleanupMaxAttempts: options.cleanupMaxAttempts ?? 10,
     };
     this.quota = new QuotaLedger(this.context);
+    this.buckets = new BucketOperations(this.context);
     this.objects = new ObjectOperations(this.context, this.quota);
     this.listing = new ObjectListing(this.context);
     this.multipart = new MultipartOperations(this.context, this.quota);

@@ -170,3 +170,20 @@ export interface BackendUsage {
   readonly egressBytes: number;
   readonly ingressBytes: number;
 }
+
+/** A bucket of the S3 gateway: a name over the shared backend pool; its objects are the keys "{name}/...". */
+export interface Bucket {
+  readonly name: string;
+  /** Who created it (the access key id, or "config" for buckets named in the config). */
+  readonly owner: string;
+  readonly createdAt: Date;
+}
+
+/** A bucket's contents for status and dashboards. */
+export interface BucketStats {
+  readonly name: string;
+  /** Object keys in the bucket (each once, however many copies it has). */
+  readonly objects: number;
+  /** The objects' sizes summed, each object once (not times its copies). */
+  readonly bytes: number;
+}

@@ -24,6 +24,8 @@ export function schemaVersionOf(db: SqliteConnection): number {
 const UPGRADES: Record<number, readonly string[]> = {
   // migrations/0003_intent_supersession.sql
   2: ['ALTER TABLE pending_objects ADD COLUMN superseded_at INTEGER'],
+  // migrations/0004_buckets.sql: a new table only, which schema.sql's CREATE TABLE IF NOT EXISTS adds.
+  3: [],
 };
 
 /**

@@ -9,6 +9,84 @@ export type numberArray = (number)[];
 
 export type stringArray = (string)[];
 
+/** queries/buckets.sql: IInsertBucketParams */
+export interface IInsertBucketParams {
+  createdAt: Date;
+  name: string;
+  owner: string;
+}
+
+/** queries/buckets.sql: IInsertBucketResult */
+export interface IInsertBucketResult {
+  created_at: Date;
+  name: string;
+  owner: string;
+}
+
+/** queries/buckets.sql: IGetBucketParams */
+export interface IGetBucketParams {
+  name: string;
+}
+
+/** queries/buckets.sql: IGetBucketResult */
+export interface IGetBucketResult {
+  created_at: Date;
+  name: string;
+  owner: string;
+}
+
+/** queries/buckets.sql: ILockBucketParams */
+export interface ILockBucketParams {
+  name: string;
+}
+
+/** queries/buckets.sql: ILockBucketResult */
+export interface ILockBucketResult {
+  created_at: Date;
+  name: string;
+  owner: string;
+}
+
+/** queries/buckets.sql: IListBucketsParams */
+export type IListBucketsParams = void;
+
+/** queries/buckets.sql: IListBucketsResult */
+export interface IListBucketsResult {
+  created_at: Date;
+  name: string;
+  owner: string;
+}
+
+/** queries/buckets.sql: IDeleteBucketParams */
+export interface IDeleteBucketParams {
+  name: string;
+}
+
+/** queries/buckets.sql: IDeleteBucketResult */
+export type IDeleteBucketResult = void;
+
+/** queries/buckets.sql: IBucketContentsParams */
+export interface IBucketContentsParams {
+  fromKey: string;
+  toKey: string;
+}
+
+/** queries/buckets.sql: IBucketContentsResult */
+export interface IBucketContentsResult {
+  hasObjects: boolean;
+  hasUploads: boolean;
+}
+
+/** queries/buckets.sql: IBucketStatsParams */
+export type IBucketStatsParams = void;
+
+/** queries/buckets.sql: IBucketStatsResult */
+export interface IBucketStatsResult {
+  bytes: number;
+  name: string;
+  objects: number;
+}
+
 /** queries/cleanup.sql: IClaimCleanupParams */
 export interface IClaimCleanupParams {
   backendNames: stringArray;
@@ -955,6 +1033,20 @@ export interface IGetUsageForPeriodResult {
 }
 
 export interface TxQueries {
+  /** queries/buckets.sql */
+  insertBucket(params: IInsertBucketParams): Promise<IInsertBucketResult[]>;
+  /** queries/buckets.sql */
+  getBucket(params: IGetBucketParams): Promise<IGetBucketResult[]>;
+  /** queries/buckets.sql */
+  lockBucket(params: ILockBucketParams): Promise<ILockBucketResult[]>;
+  /** queries/buckets.sql */
+  listBuckets(params: IListBucketsParams): Promise<IListBucketsResult[]>;
+  /** queries/buckets.sql */
+  deleteBucket(params: IDeleteBucketParams): Promise<number>;
+  /** queries/buckets.sql */
+  bucketContents(params: IBucketContentsParams): Promise<IBucketContentsResult[]>;
+  /** queries/buckets.sql */
+  bucketStats(params: IBucketStatsParams): Promise<IBucketStatsResult[]>;
   /** queries/cleanup.sql */
   claimCleanup(params: IClaimCleanupParams): Promise<IClaimCleanupResult[]>;
   /** queries/cleanup.sql */

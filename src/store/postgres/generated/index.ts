@@ -2,6 +2,7 @@
 // Edit the .sql file (or migrations/) and run `make generate`.
 
 /** Every generated query, with whether it returns rows or only a row count. */
+import { insertBucket, getBucket, lockBucket, listBuckets, deleteBucket, bucketContents, bucketStats } from './buckets.queries.js';
 import { claimCleanup, releaseCleanupClaims, deleteCleanupRow, retryCleanup, moveCleanupToDlq, listCleanupRows, listDlqRows, requeueDlq, purgeDlq, cleanupDepths } from './cleanup.queries.js';
 import { insertUpload, getUpload, lockUpload, deletePart, insertPart, listParts, deleteParts, deleteUpload, listUploadsFrom, listUploadsCreatedBefore, sumPartsByBackend } from './multipart.queries.js';
 import { claimOutbox, releaseOutboxClaims, deleteOutboxEvent, retryOutboxEvent, failOutboxEvent, listOutboxEvents, requeueFailedOutbox, purgeFailedOutbox, outboxSummary } from './notifications.queries.js';
@@ -11,6 +12,13 @@ import { upsertBackendQuota, insertQuotaStripe, listQuotaTotals, lockQuotaBase, 
 import { addUsage, getUsageForPeriod } from './usage.queries.js';
 
 export const generatedQueries = {
+  insertBucket: { query: insertBucket, returnsRows: true },
+  getBucket: { query: getBucket, returnsRows: true },
+  lockBucket: { query: lockBucket, returnsRows: true },
+  listBuckets: { query: listBuckets, returnsRows: true },
+  deleteBucket: { query: deleteBucket, returnsRows: false },
+  bucketContents: { query: bucketContents, returnsRows: true },
+  bucketStats: { query: bucketStats, returnsRows: true },
   claimCleanup: { query: claimCleanup, returnsRows: true },
   releaseCleanupClaims: { query: releaseCleanupClaims, returnsRows: false },
   deleteCleanupRow: { query: deleteCleanupRow, returnsRows: true },

@@ -1,4 +1,5 @@
 import type { TxQueries } from '../../core/generated/queries.js';
+import { BucketQueries } from './buckets.js';
 import { CleanupQueries } from './cleanup.js';
 import { SqliteQueryContext, type StatementCache } from './context.js';
 import { MultipartQueries } from './multipart.js';
@@ -13,7 +14,7 @@ import { UsageQueries } from './usage.js';
  * handle. The compiler checks the join against TxQueries (derived from queries/): a query added
  * to queries/ without its mirror here fails `tsc`, and so does a mirror whose query was removed.
  */
-const AREAS = [CleanupQueries, MultipartQueries, NotificationQueries, ObjectQueries, PendingQueries, QuotaQueries, UsageQueries];
+const AREAS = [BucketQueries, CleanupQueries, MultipartQueries, NotificationQueries, ObjectQueries, PendingQueries, QuotaQueries, UsageQueries];
 
 class SqliteTxQueries extends SqliteQueryContext {}
 for (const area of AREAS) {
@@ -24,7 +25,7 @@ for (const area of AREAS) {
   }
 }
 
-interface SqliteTxQueries extends CleanupQueries, MultipartQueries, NotificationQueries, ObjectQueries, PendingQueries, QuotaQueries, UsageQueries {}
+interface SqliteTxQueries extends BucketQueries, CleanupQueries, MultipartQueries, NotificationQueries, ObjectQueries, PendingQueries, QuotaQueries, UsageQueries {}
 
 type Missing = Exclude<keyof TxQueries, keyof SqliteTxQueries>;
 type Extra = Exclude<keyof SqliteTxQueries, keyof TxQueries | 'end'>;
