@@ -8,7 +8,7 @@ import { placementOrder } from './placement.js';
 import type { QuotaLedger } from './quota.js';
 import { parseMetadata, toCopy } from './rows.js';
 import type { CommitResult, ObjectCopy, ObjectInfo, UserMetadata, WriteIntent } from './types.js';
-import { installVersion } from './versions.js';
+import { checkWriteCondition, installVersion, validateWriteCondition, type WriteCondition } from './versions.js';
 
 export interface BeginWriteInput {
   readonly objectKey: string;
@@ -27,6 +27,8 @@ export interface BeginWriteInput {
 export interface CommitWriteInput {
   readonly etag?: string;
   readonly contentHash?: string;
+  /** S3's conditional PUT, checked under the key lock in the commit transaction (see WriteCondition). */
+  readonly condition?: WriteCondition;
 }
 
 export type IntentRef = Pick<WriteIntent, 'intentId' | 'objectKey'>;
@@ -97,18 +99,24 @@ export class ObjectOperations {
   }
 
   /**
-   * One transaction: lock the key, resolve the intent, replace the current copies with the new one,
-   * move the bytes from in-flight to used, queue the displaced copies' bytes for deletion (orphan
-   * bytes), and record the ObjectCreated event. Returns the new copy and the displaced ones.
+   * One transaction: lock the key, resolve the intent, check the condition if any, replace the
+   * current copies with the new one, move the bytes from in-flight to used, queue the displaced
+   * copies' bytes for deletion (orphan bytes), and record the ObjectCreated event. Returns the new
+   * copy and the displaced ones. A failed condition throws PreconditionFailed (reason `if-none-match`
+   * or `if-match`) and changes nothing; the caller then aborts the intent.
    */
   async commitWrite(intent: IntentRef, input: CommitWriteInput = {}): Promise<CommitResult> {
     const objectKey = validateObjectKey(intent.objectKey);
     const etagInput = input.etag === undefined ? undefined : validateEtag(input.etag);
     const contentHashInput = validateOptionalText(input.contentHash, 'contentHash');
+    const condition = validateWriteCondition(input.condition);
     return this.ctx.db.transaction(async (q) => {
       const row = await this.#takeIntent(q, intent, 'write');
       const etag = etagInput ?? row.etag;
       if (etag === null) throw new InvalidArgumentError('etag', 'is required: the write began without one');
+      // After the key lock (taken with the intent), so no other commit of the key can slip in between
+      // the check and the install. A failure rolls back: the intent stays pending for the caller to abort.
+      if (condition) await checkWriteCondition(q, objectKey, condition);
       const changes = new LedgerChanges(this.ctx, this.ctx.clock.now());
       changes.inflight(row.backend_name, -row.size_bytes);
       const result = await installVersion(q, changes, {

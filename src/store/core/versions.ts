@@ -1,3 +1,4 @@
+import { InvalidArgumentError, PreconditionFailedError } from './errors.js';
 import type { TxQueries } from './generated/queries.js';
 import type { LedgerChanges } from './ledger-changes.js';
 import { toCopy } from './rows.js';
@@ -38,4 +39,57 @@ export async function installVersion(q: TxQueries, changes: LedgerChanges, versi
     replaced: displaced.length > 0,
   });
   return { copy, displaced };
+}
+
+/**
+ * A condition on the key's current version for a commit (S3's conditional PUT): `ifNoneMatch: '*'`
+ * holds when the key has no current version; `ifMatch` holds when it has one whose ETag equals the
+ * given one, compared without surrounding quotes (`ifMatch: '*'` holds for any current version).
+ */
+export type WriteCondition = { readonly ifNoneMatch: '*' } | { readonly ifMatch: string };
+
+export function validateWriteCondition(value: unknown): WriteCondition | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null) throw new InvalidArgumentError('condition', 'must be { ifNoneMatch: "*" } or { ifMatch: etag }');
+  const c = value as Record<string, unknown>;
+  const keys = Object.keys(c).filter((k) => c[k] !== undefined);
+  if (keys.length !== 1 || (keys[0] !== 'ifNoneMatch' && keys[0] !== 'ifMatch')) {
+    throw new InvalidArgumentError('condition', `must have exactly one of ifNoneMatch, ifMatch; got ${JSON.stringify(keys)}`);
+  }
+  if (keys[0] === 'ifNoneMatch') {
+    if (c.ifNoneMatch !== '*') throw new InvalidArgumentError('condition.ifNoneMatch', `must be "*", got ${JSON.stringify(c.ifNoneMatch)}`);
+    return { ifNoneMatch: '*' };
+  }
+  const ifMatch = c.ifMatch;
+  if (typeof ifMatch !== 'string' || unquote(ifMatch).length === 0 || ifMatch.length > 1024) {
+    throw new InvalidArgumentError('condition.ifMatch', `must be a non-empty ETag of at most 1024 characters, got ${JSON.stringify(ifMatch)}`);
+  }
+  return { ifMatch };
+}
+
+/**
+ * Checks `condition` against the key's current version, in the caller's transaction and after the
+ * caller took the key lock (so the answer holds until the commit). Throws PreconditionFailed when
+ * it does not hold.
+ */
+export async function checkWriteCondition(q: TxQueries, objectKey: string, condition: WriteCondition): Promise<void> {
+  const [current] = await q.lookupCopies({ objectKey });
+  if ('ifNoneMatch' in condition) {
+    if (current) {
+      throw new PreconditionFailedError(`If-None-Match: * failed: object ${JSON.stringify(objectKey)} already exists (ETag ${current.etag})`, 'if-none-match');
+    }
+    return;
+  }
+  if (!current) throw new PreconditionFailedError(`If-Match failed: object ${JSON.stringify(objectKey)} does not exist`, 'if-match');
+  if (condition.ifMatch !== '*' && unquote(condition.ifMatch) !== unquote(current.etag)) {
+    throw new PreconditionFailedError(
+      `If-Match failed: object ${JSON.stringify(objectKey)} has ETag ${current.etag}, not ${condition.ifMatch}`,
+      'if-match',
+    );
+  }
+}
+
+/** An ETag without its surrounding double quotes: clients send them either way. */
+function unquote(etag: string): string {
+  return etag.length >= 2 && etag.startsWith('"') && etag.endsWith('"') ? etag.slice(1, -1) : etag;
 }

@@ -1,0 +1,190 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { validateBucketName } from '../src/store/core/buckets.js';
+import { BucketNotEmptyError, InvalidArgumentError, NotFoundError } from '../src/store/core/errors.js';
+import type { MetadataStore } from '../src/store/core/store.js';
+import { describeEngines } from './support/engines.js';
+import { closeStores, expectLedgerConsistent, openTestStore } from './support/store.js';
+
+afterEach(closeStores);
+
+async function put(store: MetadataStore, objectKey: string, sizeBytes: number, backendName?: string) {
+  const intent = await store.objects.beginWrite({ objectKey, sizeBytes, ...(backendName ? { backendName } : {}) });
+  return store.objects.commitWrite(intent, { etag: `"etag-${sizeBytes}"` });
+}
+
+describe('bucket names (S3 rules)', () => {
+  it.each([
+    'abc',
+    'my-bucket',
+    'my.bucket.name',
+    'bucket1',
+    '1bucket',
+    '123',
+    'a'.repeat(63),
+    'a-b.c-d',
+    '192.168.5',
+    '192.168.5.4a',
+    'xn-bucket',
+    'bucket-s3alia',
+  ])('accepts %j', (name) => {
+    expect(validateBucketName(name)).toBe(name);
+  });
+
+  it.each([
+    ['ab', /is 2 characters long/],
+    ['', /is 0 characters long/],
+    ['a'.repeat(64), /is 64 characters long/],
+    ['MyBucket', /contains "M"/],
+    ['my_bucket', /contains "_"/],
+    ['my bucket', /contains " "/],
+    ['bucket/key', /contains "\/"/],
+    ['café', /contains "é"/],
+    ['-bucket', /start and end/],
+    ['bucket-', /start and end/],
+    ['.bucket', /start and end/],
+    ['bucket.', /start and end/],
+    ['my..bucket', /'\.\.'/],
+    ['192.168.5.4', /IP address/],
+    ['10.0.0.1', /IP address/],
+    ['xn--bucket', /reserved prefix "xn--"/],
+    ['sthree-bucket', /reserved prefix "sthree-"/],
+    ['sthree-configurator', /reserved prefix "sthree-"/],
+    ['bucket-s3alias', /reserved suffix "-s3alias"/],
+    ['bucket--ol-s3', /reserved suffix "--ol-s3"/],
+  ])('refuses %j', (name, reason) => {
+    let caught: unknown;
+    try {
+      validateBucketName(name);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(InvalidArgumentError);
+    expect((caught as InvalidArgumentError).field).toBe('bucket');
+    expect((caught as Error).message).toContain(JSON.stringify(name));
+    expect((caught as Error).message).toMatch(reason);
+  });
+
+  it('refuses a value that is not a string', () => {
+    expect(() => validateBucketName(42)).toThrow(/bucket: must be a string, got number/);
+    expect(() => validateBucketName(undefined)).toThrow(InvalidArgumentError);
+  });
+});
+
+describeEngines('buckets', (engine) => {
+  it('creates a bucket, reads it back, and a second create finds the existing one', async () => {
+    const { store, clock } = await openTestStore(engine);
+    const at = clock.now();
+    const first = await store.buckets.create({ name: 'photos', owner: 'AKIAEXAMPLE' });
+    expect(first).toEqual({ created: true, bucket: { name: 'photos', owner: 'AKIAEXAMPLE', createdAt: at } });
+    expect(await store.buckets.get('photos')).toEqual({ name: 'photos', owner: 'AKIAEXAMPLE', createdAt: at });
+
+    clock.advance(60_000);
+    const again = await store.buckets.create({ name: 'photos', owner: 'someone-else' });
+    // Idempotent: the existing bucket, with its original owner and creation time.
+    expect(again).toEqual({ created: false, bucket: { name: 'photos', owner: 'AKIAEXAMPLE', createdAt: at } });
+    expect(await store.buckets.list()).toHaveLength(1);
+  });
+
+  it('concurrent creates of one name: exactly one creates it', async () => {
+    const { store } = await openTestStore(engine);
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => store.buckets.create({ name: 'race', owner: `owner-${i}` })));
+    const created = results.filter((r) => r.created);
+    expect(created).toHaveLength(1);
+    for (const r of results) expect(r.bucket.owner).toBe(created[0]!.bucket.owner);
+    expect((await store.buckets.list()).map((b) => b.name)).toEqual(['race']);
+  });
+
+  it('get answers undefined for a bucket that does not exist', async () => {
+    const { store } = await openTestStore(engine);
+    expect(await store.buckets.get('nothing-here')).toBeUndefined();
+  });
+
+  it('lists buckets by name in byte order', async () => {
+    const { store } = await openTestStore(engine);
+    for (const name of ['zeta', 'alpha', 'a.b', 'a-b', 'a1b', 'beta']) await store.buckets.create({ name, owner: 'admin' });
+    // '-' (0x2d) < '.' (0x2e) < '1' (0x31) < letters
+    expect((await store.buckets.list()).map((b) => b.name)).toEqual(['a-b', 'a.b', 'a1b', 'alpha', 'beta', 'zeta']);
+  });
+
+  it('create validates the name and the owner', async () => {
+    const { store } = await openTestStore(engine);
+    await expect(store.buckets.create({ name: 'Bad_Name', owner: 'admin' })).rejects.toThrow(InvalidArgumentError);
+    await expect(store.buckets.create({ name: 'good-name', owner: '' })).rejects.toThrow(/owner: must be 1-255 printable characters/);
+    expect(await store.buckets.list()).toEqual([]);
+  });
+
+  it('deletes an empty bucket; deleting it again is NotFound', async () => {
+    const { store } = await openTestStore(engine);
+    await store.buckets.create({ name: 'gone', owner: 'admin' });
+    await store.buckets.create({ name: 'kept', owner: 'admin' });
+    await store.buckets.delete('gone');
+    expect(await store.buckets.get('gone')).toBeUndefined();
+    expect((await store.buckets.list()).map((b) => b.name)).toEqual(['kept']);
+    const err = await store.buckets.delete('gone').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NotFoundError);
+    expect(err).toMatchObject({ code: 'NotFound', httpStatus: 404, resource: 'bucket', id: 'gone' });
+  });
+
+  it('refuses to delete a bucket holding an object, and deletes it once the object is gone', async () => {
+    const { store } = await openTestStore(engine);
+    await store.buckets.create({ name: 'full', owner: 'admin' });
+    await put(store, 'full/deep/key.txt', 10);
+    const err = await store.buckets.delete('full').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BucketNotEmptyError);
+    expect(err).toMatchObject({ code: 'BucketNotEmpty', httpStatus: 409, bucket: 'full', holds: { objects: true, uploads: false } });
+    expect(await store.buckets.get('full')).toBeDefined();
+
+    await store.objects.deleteObject('full/deep/key.txt');
+    await store.buckets.delete('full');
+    expect(await store.buckets.get('full')).toBeUndefined();
+    await expectLedgerConsistent(store);
+  });
+
+  it('refuses to delete a bucket with an open multipart upload, and deletes it once the upload is aborted', async () => {
+    const { store } = await openTestStore(engine);
+    await store.buckets.create({ name: 'uploading', owner: 'admin' });
+    const upload = await store.multipart.createUpload({ objectKey: 'uploading/big.bin' });
+    await expect(store.buckets.delete('uploading')).rejects.toMatchObject({ code: 'BucketNotEmpty', holds: { objects: false, uploads: true } });
+    await store.multipart.abortUpload(upload.uploadId);
+    await store.buckets.delete('uploading');
+    expect(await store.buckets.list()).toEqual([]);
+  });
+
+  it('only keys under "{name}/" count: neighbours sharing the name as a prefix do not', async () => {
+    const { store } = await openTestStore(engine);
+    for (const name of ['logs', 'logs-old', 'logs.archive']) await store.buckets.create({ name, owner: 'admin' });
+    // Keys that sort right before and right after the range ["logs/", "logs0"), and a bare "logs" key.
+    await put(store, 'logs-old/a', 1);
+    await put(store, 'logs.archive/a', 1);
+    await put(store, 'logs0', 1);
+    await put(store, 'logs', 1);
+    await store.multipart.createUpload({ objectKey: 'logs-old/b' });
+    await store.buckets.delete('logs');
+    expect((await store.buckets.list()).map((b) => b.name)).toEqual(['logs-old', 'logs.archive']);
+    await expect(store.buckets.delete('logs-old')).rejects.toBeInstanceOf(BucketNotEmptyError);
+  });
+
+  it('stats: objects and bytes per bucket, each object once however many copies it has', async () => {
+    const { store } = await openTestStore(engine);
+    for (const name of ['empty', 'pics', 'docs']) await store.buckets.create({ name, owner: 'admin' });
+    await put(store, 'pics/a.jpg', 100, 'alpha');
+    await put(store, 'pics/b.jpg', 250, 'alpha');
+    const copy = await store.objects.beginCopy({ objectKey: 'pics/a.jpg', backendName: 'beta' });
+    expect(await store.objects.commitCopy(copy)).toMatchObject({ status: 'committed' });
+    await put(store, 'docs/readme', 7);
+    await put(store, 'docsx/not-in-docs', 1000);
+    await put(store, 'unbucketed', 1000);
+    expect(await store.buckets.stats()).toEqual([
+      { name: 'docs', objects: 1, bytes: 7 },
+      { name: 'empty', objects: 0, bytes: 0 },
+      { name: 'pics', objects: 2, bytes: 350 },
+    ]);
+    await expectLedgerConsistent(store);
+  });
+
+  it('get and delete validate the name before touching the database', async () => {
+    const { store } = await openTestStore(engine);
+    await expect(store.buckets.get('UPPER')).rejects.toMatchObject({ code: 'InvalidArgument', field: 'bucket' });
+    await expect(store.buckets.delete('a..b')).rejects.toMatchObject({ code: 'InvalidArgument', field: 'bucket' });
+  });
+});
