@@ -586,7 +586,7 @@ describe('s3-orchestrator on PostgreSQL', () => {
     const client = pgClient(db);
     await client.connect();
     try {
-      expect((await client.query<{ found: string | null }>("SELECT to_regclass('pgmigrations') AS found")).rows[0]!.found).toBeNull();
+      expect((await client.query<{ found: string | null }>("SELECT to_regclass('s3o_migrations') AS found")).rows[0]!.found).toBeNull();
     } finally {
       await client.end();
     }
@@ -626,7 +626,7 @@ describe('s3-orchestrator on PostgreSQL', () => {
 
   it('refuses a database with a migration this program does not know: one-line error, exit 1', async () => {
     const db = (await createTestDatabase('postgres')) as PostgresConfig;
-    await rawSql(db, "INSERT INTO pgmigrations (name, run_on) VALUES ('9999_from_the_future', now())");
+    await rawSql(db, "INSERT INTO s3o_migrations (name, run_on) VALUES ('9999_from_the_future', now())");
     const { cwd, args } = writeConfig(db);
     const results = await Promise.all([cli(['migrate', ...args], { cwd }), cli(['status', ...args], { cwd }), cli(['outbox', 'list', ...args], { cwd })]);
     for (const r of results) {

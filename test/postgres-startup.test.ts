@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { localMigrations, MIGRATIONS_TABLE } from '../src/store/postgres/migrations.js';
+import { LEGACY_MIGRATIONS_TABLE, localMigrations, MIGRATIONS_TABLE } from '../src/store/postgres/migrations.js';
 import { PostgresDatabase } from '../src/store/postgres/database.js';
 import { poolConfig, tlsOptions } from '../src/store/postgres/pool.js';
 import { DatabaseUnavailableError, SchemaTooNewError } from '../src/store/core/errors.js';
@@ -64,6 +64,64 @@ describe('PostgreSQL start-up', () => {
     await expect(opening).rejects.toThrow(/newer version.*9999_from_the_future/);
     const inspecting = openStore(appConfig(db), { role: 'inspect' });
     await expect(inspecting).rejects.toBeInstanceOf(SchemaTooNewError);
+  });
+
+  it('keeps its history in a table of its own, not node-pg-migrate\'s shared default', async () => {
+    const db = (await createTestDatabase('postgres', { empty: true })) as PostgresConfig;
+    await (await openStore(appConfig(db))).close();
+    expect(MIGRATIONS_TABLE).toBe('s3o_migrations');
+    expect((await query<{ found: string | null }>(db, 'SELECT to_regclass($1) AS found', [LEGACY_MIGRATIONS_TABLE]))[0]!.found).toBeNull();
+  });
+
+  it('moves the history an earlier version kept in pgmigrations to its own table, once, applying nothing again', async () => {
+    const db = (await createTestDatabase('postgres', { empty: true })) as PostgresConfig;
+    await (await openStore(appConfig(db))).close();
+    // What an earlier version left: the same rows, in node-pg-migrate's default table.
+    await query(db, `ALTER TABLE ${MIGRATIONS_TABLE} RENAME TO ${LEGACY_MIGRATIONS_TABLE}`);
+    await query(db, `ALTER SEQUENCE ${MIGRATIONS_TABLE}_id_seq RENAME TO ${LEGACY_MIGRATIONS_TABLE}_id_seq`);
+    await query(db, `ALTER TABLE ${LEGACY_MIGRATIONS_TABLE} RENAME CONSTRAINT ${MIGRATIONS_TABLE}_pkey TO ${LEGACY_MIGRATIONS_TABLE}_pkey`);
+
+    // An operator command before the first start of this version sees the old history as current.
+    const inspecting = await openStore(appConfig(db), { role: 'inspect' });
+    expect(await inspecting.db.schemaStatus()).toMatchObject({ current: localMigrations().at(-1), pending: [] });
+    await inspecting.close();
+
+    const applied: string[] = [];
+    const adopted: string[] = [];
+    const [first, second] = await Promise.all(
+      [0, 1].map(() => openStore(appConfig(db), { migrationProgress: { onDone: (name) => applied.push(name), onAdopted: (from, to) => adopted.push(`${from}->${to}`) } })),
+    );
+    expect(applied).toEqual([]);
+    expect(adopted).toEqual(['pgmigrations->s3o_migrations']); // two instances started together: moved once
+    expect((await query<{ name: string }>(db, `SELECT name FROM ${MIGRATIONS_TABLE} ORDER BY id`)).map((r) => r.name)).toEqual(localMigrations());
+    expect((await query<{ found: string | null }>(db, 'SELECT to_regclass($1) AS found', [LEGACY_MIGRATIONS_TABLE]))[0]!.found).toBeNull();
+    expect((await query<{ seq: string }>(db, "SELECT pg_get_serial_sequence($1, 'id') AS seq", [MIGRATIONS_TABLE]))[0]!.seq).toBe('public.s3o_migrations_id_seq');
+    const w = await first!.objects.beginWrite({ objectKey: 'b/k', sizeBytes: 1 });
+    await first!.objects.commitWrite(w, { etag: 'e' });
+    expect((await second!.objects.head('b/k')).sizeBytes).toBe(1);
+    await Promise.all([first!.close(), second!.close()]);
+  });
+
+  it('leaves another application\'s pgmigrations alone and never reads it as a newer version of this program', async () => {
+    const db = (await createTestDatabase('postgres', { empty: true })) as PostgresConfig;
+    // Another node-pg-migrate application sharing the database, with its own history.
+    await query(db, `CREATE TABLE ${LEGACY_MIGRATIONS_TABLE} (id SERIAL PRIMARY KEY, name varchar(255) NOT NULL, run_on timestamp NOT NULL)`);
+    await query(db, `INSERT INTO ${LEGACY_MIGRATIONS_TABLE} (name, run_on) VALUES ('1700000000000_create-users', now()), ('0001_initial', now())`);
+
+    const inspecting = openStore(appConfig(db), { role: 'inspect' });
+    await expect(inspecting.then((s) => s.db.schemaStatus().finally(() => s.close()))).resolves.toMatchObject({ current: undefined, pending: localMigrations() });
+
+    const applied: string[] = [];
+    const store = await openStore(appConfig(db), { migrationProgress: { onDone: (name) => applied.push(name) } });
+    expect(applied).toEqual(localMigrations());
+    expect((await query<{ name: string }>(db, `SELECT name FROM ${MIGRATIONS_TABLE} ORDER BY id`)).map((r) => r.name)).toEqual(localMigrations());
+    expect((await query<{ name: string }>(db, `SELECT name FROM ${LEGACY_MIGRATIONS_TABLE} ORDER BY id`)).map((r) => r.name)).toEqual([
+      '1700000000000_create-users',
+      '0001_initial',
+    ]);
+    await store.close();
+    // A later start still ignores it.
+    await (await openStore(appConfig(db))).close();
   });
 
   it('honours max_conns, min_conns and max_conn_lifetime in the pool', async () => {

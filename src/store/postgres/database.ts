@@ -49,11 +49,21 @@ export class PostgresDatabase implements Database {
       client.on('error', () => {}); // a failure surfaces through the pending query
       await client.connect();
       try {
+        const plan = await readMigrationPlan(client);
+        if (plan.foreignTable) {
+          options.logger.info({ table: plan.foreignTable }, `table ${plan.foreignTable} belongs to another application (its migrations are not ours): left alone`);
+        }
         if (options.schema === 'apply') {
-          applied = await applyMigrations(client, options.migrationProgress);
-        } else {
-          const plan = await readMigrationPlan(client);
-          if (plan.unknown.length > 0) throw new SchemaTooNewError(`it has migrations ${plan.unknown.join(', ')} that this program does not know`);
+          const progress = options.migrationProgress ?? {};
+          applied = await applyMigrations(client, {
+            ...progress,
+            onAdopted: (from, to) => {
+              options.logger.info({ from, to }, `migration history moved from ${from} to ${to} (done once)`);
+              progress.onAdopted?.(from, to);
+            },
+          });
+        } else if (plan.unknown.length > 0) {
+          throw new SchemaTooNewError(`it has migrations ${plan.unknown.join(', ')} that this program does not know`);
         }
       } finally {
         await client.end().catch(() => {});
