@@ -4,7 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, expect, it } from 'vitest';
 import { Secret } from '../src/config/secret.js';
 import type { EventType, NotificationEndpoint } from '../src/config/types.js';
-import { silentLogger } from '../src/logging.js';
+import { createLogger, silentLogger } from '../src/logging.js';
+import { Writable } from 'node:stream';
+import { errorChain } from '../src/workers/error-chain.js';
 import { OUTBOX_BACKOFF } from '../src/store/core/backoff.js';
 import { NotFoundError } from '../src/store/core/errors.js';
 import type { MetadataStore } from '../src/store/core/store.js';
@@ -359,6 +361,35 @@ describeEngines('notification outbox and delivery', (engine) => {
     expect(await store.outbox.list()).toEqual([]);
   });
 
+  it('a refused connection is recorded and logged with its cause, not only "fetch failed"', async () => {
+    const closed = await Receiver.start();
+    const url = closed.url;
+    await closed.close(); // nothing listens on this port any more: the connection is refused
+    const port = new URL(url).port;
+    const endpoints = [hook('down', url, { maxAttempts: 5 })];
+    const { store } = await openWith(engine, endpoints);
+    await put(store, 'b/refused');
+    const { id } = await only(store);
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+        done();
+      },
+    });
+    const job = outboxDelivery(
+      store,
+      { workerId: 'w', intervalMs: 1000, batchSize: 10, concurrency: 1, claimGraceMs: GRACE_MS, source: SOURCE, endpoints },
+      createLogger('warn', sink, { pretty: false }),
+    );
+    expect(await new JobRunner(store.db, job, silentLogger).runOnce()).toEqual({ ran: true, handled: 1 });
+    const expected = `fetch failed: connect ECONNREFUSED 127.0.0.1:${port}`;
+    expect((await eventById(store, id))!.lastError).toBe(expected);
+    await new Promise((r) => setImmediate(r));
+    const logged = lines.map((l) => JSON.parse(l) as { msg: string; err: string });
+    expect(logged.find((l) => l.msg === 'webhook delivery failed')?.err).toBe(expected);
+  });
+
   it('a receiver that does not answer within timeoutMs counts as a failed attempt', async () => {
     const receiver = await Receiver.start();
     receiver.mode = 'hang';
@@ -488,4 +519,13 @@ describeEngines('notification outbox and delivery', (engine) => {
     // A stopped runner does nothing more.
     expect(await run.runOnce()).toEqual({ ran: false, reason: 'stopped' });
   });
+});
+
+it('errorChain joins causes, skips repeats and lists the errors of an AggregateError', () => {
+  const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' });
+  expect(errorChain(new TypeError('fetch failed', { cause: refused }))).toBe('fetch failed: connect ECONNREFUSED 127.0.0.1:9');
+  const both = new AggregateError([new Error('connect ECONNREFUSED ::1:9'), new Error('connect ECONNREFUSED 127.0.0.1:9')], '');
+  expect(errorChain(new TypeError('fetch failed', { cause: both }))).toBe('fetch failed: connect ECONNREFUSED ::1:9; connect ECONNREFUSED 127.0.0.1:9');
+  expect(errorChain(new Error('delete failed: EACCES', { cause: new Error('EACCES') }))).toBe('delete failed: EACCES');
+  expect(errorChain('plain')).toBe('plain');
 });

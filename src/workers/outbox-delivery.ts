@@ -4,6 +4,7 @@ import { LEADER_JOBS } from '../store/core/leader-jobs.js';
 import type { MetadataStore } from '../store/core/store.js';
 import type { OutboxEvent } from '../store/core/types.js';
 import { forEachBounded } from './bounded.js';
+import { errorChain } from './error-chain.js';
 import { CLOUD_EVENT_CONTENT_TYPE, SIGNATURE_HEADER, signBody, toCloudEvent } from './cloud-event.js';
 import type { WorkerJob } from './job-runner.js';
 
@@ -61,7 +62,7 @@ export function outboxDelivery(store: MetadataStore, options: OutboxDeliveryOpti
   };
 }
 
-/** POSTs one event; undefined on a 2xx answer, else what went wrong. */
+/** POSTs one event; undefined on a 2xx answer, else what went wrong (with every cause). */
 export async function deliver(
   event: OutboxEvent,
   endpoint: NotificationEndpoint,
@@ -80,6 +81,7 @@ export async function deliver(
     return response.ok ? undefined : `HTTP ${response.status}`;
   } catch (err) {
     if (timeout.aborted) return `no answer within ${endpoint.timeoutMs} ms`;
-    return (err as Error).message;
+    // fetch's own message is only "fetch failed"; the reason (refused, DNS, TLS) is in its causes.
+    return errorChain(err);
   }
 }
