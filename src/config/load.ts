@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { configBaseDir } from './config-paths.js';
 import { parseDocument } from 'yaml';
 import { ConfigError } from '../store/core/errors.js';
 import { resolveConfig } from './resolve.js';
@@ -7,8 +9,12 @@ import type { AppConfig } from './types.js';
 /** Where the program looks when no --config is given. */
 export const DEFAULT_CONFIG_PATH = 's3-orchestrator.yaml';
 
-/** Parses YAML text; syntax errors come back as ConfigError issues with their line and column. */
-export function parseConfigText(text: string, env: NodeJS.ProcessEnv = process.env, source?: string): AppConfig {
+/**
+ * Parses YAML text; syntax errors come back as ConfigError issues with their line and column.
+ * `configFile` is the file the text came from: relative paths resolve against its directory (without
+ * one, against the working directory).
+ */
+export function parseConfigText(text: string, env: NodeJS.ProcessEnv = process.env, source?: string, configFile?: string): AppConfig {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const messages = doc.errors.map(
@@ -23,7 +29,8 @@ export function parseConfigText(text: string, env: NodeJS.ProcessEnv = process.e
     // yaml's message quotes the alias name, which may be a password written unquoted as *...
     throw new ConfigError([{ path: '', message: `YAML error: an alias (*name) refers to no anchor; ${QUOTE_HINT}` }], source);
   }
-  return resolveConfig(document, env, source);
+  const file = configFile === undefined ? undefined : resolve(configFile);
+  return resolveConfig(document, env, source, { baseDir: configBaseDir(file), ...(file !== undefined ? { configFile: file } : {}) });
 }
 
 const QUOTE_HINT = 'quote values that start with * & ! | > % @ or a backtick';
@@ -60,6 +67,7 @@ function describeYamlError(code: string): string {
 /**
  * Loads the config file at `path`. Without a path, `s3-orchestrator.yaml` in the working directory
  * is used when present, otherwise the built-in defaults (SQLite at ./data/s3-orchestrator.db).
+ * `source` is the file's absolute path (or "built-in defaults"); so are the paths in the config.
  */
 export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): { config: AppConfig; source: string } {
   const file = path ?? DEFAULT_CONFIG_PATH;
@@ -68,9 +76,10 @@ export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = pr
     text = readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' && path === undefined) return { config: resolveConfig({}, env, 'built-in defaults'), source: 'built-in defaults' };
+    if (code === 'ENOENT' && path === undefined) return { config: resolveConfig({}, env, 'built-in defaults', { baseDir: process.cwd() }), source: 'built-in defaults' };
     const reason = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
     throw new ConfigError([{ path: '', message: `cannot read config file ${file}: ${reason}` }], file);
   }
-  return { config: parseConfigText(text, env, file), source: file };
+  const absolute = resolve(file);
+  return { config: parseConfigText(text, env, absolute, absolute), source: absolute };
 }

@@ -2,21 +2,32 @@ import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../store/core/errors.js';
 import { expandEnvironment } from './expand-env.js';
 import { show } from './fields.js';
-import { configFile, databaseSection, POSTGRES_KEYS, SQLITE_KEYS, type RawConfig, type RawDatabaseSection } from './schema.js';
+import { configFile, databaseSection, serverSection, POSTGRES_KEYS, SQLITE_KEYS, type RawConfig, type RawDatabaseSection } from './schema.js';
 import { redactUrl } from './redact-url.js';
 import { Secret } from './secret.js';
-import { defaultServerConfig } from './server.js';
-import type { AppConfig, DatabaseConfig, NotificationEndpoint, SslMode, WorkersConfig } from './types.js';
+import { join } from 'node:path';
+import { resolveConfigPath } from './config-paths.js';
+import { resolveBuckets, resolveCredentials, resolveServer } from './gateway-sections.js';
+import { DEFAULT_BACKEND_NAME, DEFAULT_BACKEND_SUBDIR } from './server.js';
+import type { AppConfig, BackendConfig, DatabaseConfig, NotificationEndpoint, SslMode, WorkersConfig } from './types.js';
 
 export const DEFAULT_SQLITE_PATH = './data/s3-orchestrator.db';
 /** Address space, not memory: pages are mapped as they are read. */
 export const DEFAULT_SQLITE_MMAP_BYTES = 2 ** 30;
 
+export interface ResolveOptions {
+  /** Relative paths resolve against this directory: the config file's, or the working directory without a file. */
+  readonly baseDir?: string;
+  /** The absolute path of the config file, recorded as AppConfig.source. */
+  readonly configFile?: string;
+}
+
 /**
  * Turns a parsed YAML document into an AppConfig, or throws one ConfigError listing every problem.
- * `env` supplies `${VAR}` expansion and DATABASE_URL.
+ * `env` supplies `${VAR}` expansion and DATABASE_URL. Every path in the result is absolute.
  */
-export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source?: string): AppConfig {
+export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source?: string, options: ResolveOptions = {}): AppConfig {
+  const baseDir = options.baseDir ?? process.cwd();
   const issues: ConfigIssue[] = [];
   const expanded = expandEnvironment(document ?? {}, env);
   issues.push(...expanded.issues);
@@ -27,14 +38,28 @@ export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source?
 
   // The database section is checked key by key so that a bad value in one key does not hide a
   // cross-field problem (min_conns > max_conns) in others: every problem is reported in one pass.
-  const { database: rawDatabase, ...rest } = doc as Record<string, unknown>;
-  const database = resolveDatabase(rawDatabase, env, issues);
+  const { database: rawDatabase, server: rawServer, ...rest } = doc as Record<string, unknown>;
+  const database = resolveDatabase(rawDatabase, env, baseDir, issues);
 
-  const parsed = configFile.omit({ database: true }).safeParse(rest);
+  const parsed = configFile.omit({ database: true, server: true }).safeParse(rest);
   if (!parsed.success) issues.push(...fromZod(parsed.error.issues, ''));
-  const file: Omit<RawConfig, 'database'> = parsed.success ? parsed.data : {};
+  const file: Omit<RawConfig, 'database' | 'server'> = parsed.success ? parsed.data : {};
 
-  const backends = (file.backends ?? []).map((b) => ({ name: b.name, bytesLimit: b.bytes_limit ?? 0, ...(b.directory ? { directory: b.directory } : {}) }));
+  const parsedServer = serverSection.optional().safeParse(rawServer ?? undefined);
+  if (!parsedServer.success) issues.push(...fromZod(parsedServer.error.issues, 'server'));
+  const server = resolveServer(parsedServer.success ? parsedServer.data : undefined, baseDir, issues);
+  const credentials = resolveCredentials(file.credentials, rest.credentials, issues);
+  const buckets = resolveBuckets(file.buckets, rest.buckets, issues);
+
+  const declared = (file.backends ?? []).map(
+    (b): BackendConfig => ({ name: b.name, bytesLimit: b.bytes_limit ?? 0, ...(b.directory ? { directory: resolveConfigPath(baseDir, b.directory) } : {}) }),
+  );
+  // A config without backends still has somewhere to put bytes (a fresh clone's `npm start`):
+  // one unlimited directory backend below the data directory.
+  const backends: BackendConfig[] =
+    rest.backends === undefined || (Array.isArray(rest.backends) && rest.backends.length === 0)
+      ? [{ name: DEFAULT_BACKEND_NAME, bytesLimit: 0, directory: join(server.dataDir, DEFAULT_BACKEND_SUBDIR) }]
+      : declared;
   reportDuplicates(rawNames(rest.backends), 'backends', issues);
 
   const endpoints = resolveEndpoints(file);
@@ -50,14 +75,14 @@ export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source?
     workers: resolveWorkers(file.workers),
     notifications: { source: file.notifications?.source ?? 's3-orchestrator', endpoints },
     logging: { level: file.logging?.level ?? 'info' },
-    // Placeholder defaults until the server/credentials/buckets sections are parsed (issue 10).
-    server: defaultServerConfig(),
-    credentials: [],
-    buckets: [],
+    server,
+    credentials,
+    buckets,
+    ...(options.configFile !== undefined ? { source: options.configFile } : {}),
   };
 }
 
-function resolveDatabase(raw: unknown, env: NodeJS.ProcessEnv, issues: ConfigIssue[]): DatabaseConfig | undefined {
+function resolveDatabase(raw: unknown, env: NodeJS.ProcessEnv, baseDir: string, issues: ConfigIssue[]): DatabaseConfig | undefined {
   if (raw === undefined || raw === null) raw = {};
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     issues.push({ path: 'database', message: `must be a mapping of settings, got ${show(raw)}` });
@@ -107,7 +132,7 @@ function resolveDatabase(raw: unknown, env: NodeJS.ProcessEnv, issues: ConfigIss
     if (issues.length > before || driverInvalid) return undefined;
     return {
       driver: 'sqlite',
-      path: f.path ?? DEFAULT_SQLITE_PATH,
+      path: resolveConfigPath(baseDir, f.path ?? DEFAULT_SQLITE_PATH),
       synchronous: f.synchronous ?? 'full',
       busyTimeoutMs: f.busy_timeout ?? 5000,
       mmapBytes: f.mmap_size ?? DEFAULT_SQLITE_MMAP_BYTES,
@@ -153,7 +178,7 @@ function resolveDatabase(raw: unknown, env: NodeJS.ProcessEnv, issues: ConfigIss
     user,
     password: passwordText === undefined ? undefined : new Secret(passwordText),
     sslMode,
-    sslRootCert,
+    sslRootCert: sslRootCert === undefined ? undefined : resolveConfigPath(baseDir, sslRootCert),
     maxConns,
     minConns,
     maxConnLifetimeMs: f.max_conn_lifetime ?? 30 * 60_000,
@@ -218,7 +243,7 @@ function parsePostgresUrl(text: string, path: string, issues: ConfigIssue[]): Ur
   return out;
 }
 
-function resolveEndpoints(file: Omit<RawConfig, 'database'>): NotificationEndpoint[] {
+function resolveEndpoints(file: Omit<RawConfig, 'database' | 'server'>): NotificationEndpoint[] {
   const endpoints = (file.notifications?.endpoints ?? []).map(
     (e): NotificationEndpoint => ({
       name: e.name,

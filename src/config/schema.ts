@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { redactUrl } from './redact-url.js';
 import { byteSize, duration, oneOf, secretText, text, wholeNumber } from './fields.js';
+import { accessKeyId, bucketGrant, bucketName, domainName, listenAddress, regionName, required, secretAccessKey } from './gateway-fields.js';
 
 /**
  * The shape of the YAML file. Keys are snake_case as operators write them; unknown keys are
@@ -98,6 +99,25 @@ const endpointSection = z.strictObject({
   events: z.array(oneOf(['ObjectCreated', 'ObjectRemoved'])).min(1, 'must list at least one event type').optional(),
 });
 
+/** The S3 endpoint (spec gateway.md §1, §6). Paths are resolved against the config file's directory. */
+export const serverSection = z.strictObject({
+  listen: listenAddress().optional(),
+  domain: domainName().optional(),
+  region: regionName().optional(),
+  data_dir: text('a directory path').optional(),
+  max_object_size: byteSize().optional(),
+  // Both or neither: checked in resolve.ts, where each problem gets its own path.
+  tls: z.strictObject({ cert_file: text('a file path').optional(), key_file: text('a file path').optional() }).optional(),
+});
+
+/** Who may call the S3 endpoint (spec gateway.md §3). */
+const credentialEntry = z.strictObject({
+  access_key_id: required(accessKeyId()),
+  secret_access_key: required(secretAccessKey()),
+  buckets: required(bucketGrant()),
+  permission: required(oneOf(['read', 'read-write', 'admin'])),
+});
+
 export const configFile = z.strictObject({
   database: databaseSection.optional(),
   backends: z
@@ -119,6 +139,11 @@ export const configFile = z.strictObject({
     })
     .optional(),
   logging: z.strictObject({ level: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional() }).optional(),
+  // Parsed on its own in resolve.ts (like database), so a problem elsewhere does not hide its cross-field rules.
+  server: serverSection.optional(),
+  credentials: z.array(credentialEntry).optional(),
+  buckets: z.array(bucketName()).optional(),
 });
 
 export type RawConfig = z.output<typeof configFile>;
+export type RawServerSection = z.output<typeof serverSection>;

@@ -30,6 +30,8 @@ export interface ServerConfig {
   readonly dataDir: string;
   /** `server.max_object_size`: largest single PUT (S3: 5 GiB). */
   readonly maxObjectBytes: number;
+  /** `server.tls`: serve HTTPS with these PEM files (absolute paths, both exist). Absent: plain HTTP. */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
 }
 
 export type Permission = 'read' | 'read-write' | 'admin';
