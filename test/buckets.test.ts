@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { validateBucketName } from '../src/store/core/buckets.js';
+import { isValidBucketName, validateBucketName } from '../src/store/core/buckets.js';
 import { BucketNotEmptyError, InvalidArgumentError, NotFoundError } from '../src/store/core/errors.js';
 import type { MetadataStore } from '../src/store/core/store.js';
 import { describeEngines } from './support/engines.js';
@@ -62,6 +62,12 @@ describe('bucket names (S3 rules)', () => {
     expect((caught as InvalidArgumentError).field).toBe('bucket');
     expect((caught as Error).message).toContain(JSON.stringify(name));
     expect((caught as Error).message).toMatch(reason);
+  });
+
+  it('isValidBucketName answers the same without throwing', () => {
+    expect(isValidBucketName('good-name')).toBe(true);
+    expect(isValidBucketName('Bad_Name')).toBe(false);
+    expect(isValidBucketName(7)).toBe(false);
   });
 
   it('refuses a value that is not a string', () => {
@@ -182,9 +188,10 @@ describeEngines('buckets', (engine) => {
     await expectLedgerConsistent(store);
   });
 
-  it('get and delete validate the name before touching the database', async () => {
+  it('get and delete of a name S3 would refuse find nothing (it cannot have been created)', async () => {
     const { store } = await openTestStore(engine);
-    await expect(store.buckets.get('UPPER')).rejects.toMatchObject({ code: 'InvalidArgument', field: 'bucket' });
-    await expect(store.buckets.delete('a..b')).rejects.toMatchObject({ code: 'InvalidArgument', field: 'bucket' });
+    expect(await store.buckets.get('UPPER')).toBeUndefined();
+    expect(await store.buckets.get('a..b')).toBeUndefined();
+    await expect(store.buckets.delete('a..b')).rejects.toMatchObject({ code: 'NotFound', resource: 'bucket', id: 'a..b' });
   });
 });

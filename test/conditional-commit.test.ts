@@ -16,7 +16,10 @@ async function quotaOf(store: MetadataStore, backend: string) {
   return (await store.quota.totals()).find((t) => t.backendName === backend)!;
 }
 
-/** Commits with `condition`; on PreconditionFailed aborts the intent (as the gateway does) and reports the reason. */
+/**
+ * Commits with `condition`; on PreconditionFailed aborts the intent as the gateway does (a no-op: the
+ * failed commit already aborted it) and reports the reason.
+ */
 async function conditionalPut(store: MetadataStore, objectKey: string, sizeBytes: number, etag: string, condition: WriteCondition) {
   const intent = await store.objects.beginWrite({ objectKey, sizeBytes });
   try {
@@ -24,7 +27,7 @@ async function conditionalPut(store: MetadataStore, objectKey: string, sizeBytes
     return { committed: true as const, etag: result.copy.etag };
   } catch (err) {
     if (!(err instanceof PreconditionFailedError)) throw err;
-    expect(await store.objects.abortWrite(intent)).toBe(true);
+    expect(await store.objects.abortWrite(intent)).toBe(false);
     return { committed: false as const, reason: err.reason };
   }
 }
@@ -41,28 +44,32 @@ describeEngines('conditional commit', (engine) => {
     await expectLedgerConsistent(store);
   });
 
-  it('ifNoneMatch "*" on an existing key fails and changes nothing; the intent can then be aborted', async () => {
+  it('ifNoneMatch "*" on an existing key fails, leaves the object as it was and aborts the intent in the same transaction', async () => {
     const { store } = await openTestStore(engine, { endpoints: ['hook'] });
     await put(store, 'b/k', 100, '"old"');
     const intent = await store.objects.beginWrite({ objectKey: 'b/k', sizeBytes: 40 });
-    const before = { quota: await quotaOf(store, 'alpha'), events: await store.outbox.list(), cleanup: await store.cleanup.list() };
+    const eventsBefore = await store.outbox.list();
 
     const err = await store.objects.commitWrite(intent, { etag: '"new"', condition: { ifNoneMatch: '*' } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PreconditionFailedError);
     expect(err).toMatchObject({ code: 'PreconditionFailed', httpStatus: 412, reason: 'if-none-match' });
     expect((err as Error).message).toMatch(/If-None-Match.*"b\/k" already exists/);
 
-    // Nothing changed: the old version is current, the intent is still pending and counted in flight.
-    expect((await store.objects.head('b/k')).etag).toBe('"old"');
-    expect(await quotaOf(store, 'alpha')).toEqual(before.quota);
-    expect(await store.outbox.list()).toEqual(before.events);
-    expect(await store.cleanup.list()).toEqual(before.cleanup);
-    expect((await store.intents.summary()).count).toBe(1);
+    // The object is untouched and nothing was announced.
+    const head = await store.objects.head('b/k');
+    expect(head).toMatchObject({ etag: '"old"', sizeBytes: 100 });
+    expect(head.copies).toHaveLength(1);
+    expect(await store.outbox.list()).toEqual(eventsBefore);
+    // The intent is resolved as an abort would: its storage key queued, its bytes no longer in flight.
+    expect((await store.intents.summary()).count).toBe(0);
+    expect((await store.cleanup.list()).map((r) => [r.storageKey, r.sizeBytes, r.reason])).toEqual([[intent.storageKey, 40, 'condition-failed']]);
+    expect(await quotaOf(store, 'alpha')).toMatchObject({ bytesUsed: 100, inflightBytes: 0, orphanBytes: 40 });
     await expectLedgerConsistent(store);
 
-    expect(await store.objects.abortWrite(intent)).toBe(true);
-    expect(await quotaOf(store, 'alpha')).toMatchObject({ bytesUsed: 100, inflightBytes: 0, orphanBytes: 40 });
-    expect((await store.intents.summary()).count).toBe(0);
+    // Should the caller crash now, the reaper finds nothing to promote; the caller's abort is a no-op.
+    expect(await store.intents.promote(intent, { sizeBytes: 40, etag: '"new"' })).toBe('gone');
+    expect(await store.objects.abortWrite(intent)).toBe(false);
+    expect((await store.objects.head('b/k')).etag).toBe('"old"');
     await expectLedgerConsistent(store);
   });
 
@@ -144,10 +151,10 @@ describeEngines('conditional commit', (engine) => {
     expect(head.copies).toHaveLength(1);
     expect((await store.outbox.list()).filter((e) => e.eventType === 'ObjectCreated')).toHaveLength(1);
     expect((await store.intents.summary()).count).toBe(0);
-    // The losers' storage keys are queued for deletion (aborted), their bytes orphaned until then.
+    // The losers' storage keys are queued for deletion, their bytes orphaned until then.
     const queued = await store.cleanup.list();
     expect(queued).toHaveLength(7);
-    expect(queued.every((r) => r.reason === 'aborted')).toBe(true);
+    expect(queued.every((r) => r.reason === 'condition-failed')).toBe(true);
     expect(await quotaOf(store, 'alpha')).toMatchObject({
       bytesUsed: head.sizeBytes,
       inflightBytes: 0,

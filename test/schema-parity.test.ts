@@ -128,13 +128,14 @@ describe('schema parity', () => {
     }
   });
 
-  it('holds the nine tables of the spec (plus the escrow stripes)', async () => {
+  it('holds the nine tables of the spec, the escrow stripes and the buckets of the gateway', async () => {
     const sqliteDb = (await createTestDatabase('sqlite')) as SqliteConfig;
     await (await openStore(appConfig(sqliteDb))).close();
     expect(Object.keys(sqliteSchema(sqliteDb)).sort()).toEqual([
       'backend_quota_stripes',
       'backend_quotas',
       'backend_usage',
+      'buckets',
       'cleanup_dlq',
       'cleanup_queue',
       'multipart_parts',

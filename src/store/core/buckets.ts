@@ -37,6 +37,17 @@ export function validateBucketName(name: unknown): string {
   return name;
 }
 
+/** Whether `name` passes validateBucketName. */
+export function isValidBucketName(name: unknown): name is string {
+  try {
+    validateBucketName(name);
+    return true;
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) return false;
+    throw err;
+  }
+}
+
 function validateOwner(owner: unknown): string {
   if (typeof owner !== 'string' || owner.length === 0 || owner.length > MAX_BUCKET_OWNER_LENGTH || /[\u0000-\u001f]/.test(owner)) {
     throw new InvalidArgumentError('owner', `must be 1-${MAX_BUCKET_OWNER_LENGTH} printable characters, got ${JSON.stringify(owner)}`);
@@ -87,8 +98,9 @@ export class BucketOperations {
     throw new PreconditionFailedError(`bucket ${JSON.stringify(name)} was deleted ${CREATE_ATTEMPTS} times while being created; retry`);
   }
 
+  /** The bucket, or undefined; a name S3 would refuse cannot have been created, so it finds nothing. */
   async get(name: string): Promise<Bucket | undefined> {
-    validateBucketName(name);
+    if (!isValidBucketName(name)) return undefined;
     const [row] = await this.ctx.db.read((q) => q.getBucket({ name }));
     return row ? toBucket(row) : undefined;
   }
@@ -100,13 +112,13 @@ export class BucketOperations {
   }
 
   /**
-   * Deletes an empty bucket. Refused with BucketNotEmpty while any object or open multipart upload
+   * Deletes an empty bucket (NotFound when there is none). Refused with BucketNotEmpty while any object or open multipart upload
    * has a key in it (the caller deletes or aborts those first). Concurrent deletes of one bucket
    * are serialised by the row lock. A write into the bucket racing with its delete is not blocked
    * here (writes do not lock the bucket row): the gateway checks the bucket exists before a write.
    */
   async delete(name: string): Promise<void> {
-    validateBucketName(name);
+    if (!isValidBucketName(name)) throw new NotFoundError('bucket', String(name));
     await this.ctx.db.transaction(async (q) => {
       const [row] = await q.lockBucket({ name });
       if (!row) throw new NotFoundError('bucket', name);

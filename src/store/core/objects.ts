@@ -102,21 +102,29 @@ export class ObjectOperations {
    * One transaction: lock the key, resolve the intent, check the condition if any, replace the
    * current copies with the new one, move the bytes from in-flight to used, queue the displaced
    * copies' bytes for deletion (orphan bytes), and record the ObjectCreated event. Returns the new
-   * copy and the displaced ones. A failed condition throws PreconditionFailed (reason `if-none-match`
-   * or `if-match`) and changes nothing; the caller then aborts the intent.
+   * copy and the displaced ones. A failed condition leaves the object as it was, aborts the intent
+   * (its storage key is queued for deletion, as abortWrite does) and throws PreconditionFailed
+   * (reason `if-none-match` or `if-match`); a later abortWrite of the intent answers false.
    */
   async commitWrite(intent: IntentRef, input: CommitWriteInput = {}): Promise<CommitResult> {
     const objectKey = validateObjectKey(intent.objectKey);
     const etagInput = input.etag === undefined ? undefined : validateEtag(input.etag);
     const contentHashInput = validateOptionalText(input.contentHash, 'contentHash');
     const condition = validateWriteCondition(input.condition);
-    return this.ctx.db.transaction(async (q) => {
+    const outcome = await this.ctx.db.transaction(async (q) => {
       const row = await this.#takeIntent(q, intent, 'write');
       const etag = etagInput ?? row.etag;
       if (etag === null) throw new InvalidArgumentError('etag', 'is required: the write began without one');
       // After the key lock (taken with the intent), so no other commit of the key can slip in between
-      // the check and the install. A failure rolls back: the intent stays pending for the caller to abort.
-      if (condition) await checkWriteCondition(q, objectKey, condition);
+      // the check and the install. A failed condition aborts the intent in this transaction: left
+      // pending, a crash before the caller's abort would let the reaper promote the refused write.
+      const refused = condition && (await checkWriteCondition(q, objectKey, condition));
+      if (refused) {
+        const changes = new LedgerChanges(this.ctx, this.ctx.clock.now());
+        changes.inflight(row.backend_name, -row.size_bytes).enqueueCleanup(cleanupItem(row), 'condition-failed');
+        await changes.apply(q);
+        return { refused };
+      }
       const changes = new LedgerChanges(this.ctx, this.ctx.clock.now());
       changes.inflight(row.backend_name, -row.size_bytes);
       const result = await installVersion(q, changes, {
@@ -130,8 +138,10 @@ export class ObjectOperations {
         contentHash: contentHashInput ?? row.content_hash,
       });
       await changes.apply(q);
-      return result;
+      return { result };
     });
+    if ('refused' in outcome) throw outcome.refused;
+    return outcome.result;
   }
 
   /**

@@ -69,24 +69,20 @@ export function validateWriteCondition(value: unknown): WriteCondition | undefin
 
 /**
  * Checks `condition` against the key's current version, in the caller's transaction and after the
- * caller took the key lock (so the answer holds until the commit). Throws PreconditionFailed when
- * it does not hold.
+ * caller took the key lock (so the answer holds until the commit). Returns the PreconditionFailed
+ * error to throw when it does not hold (the caller decides what its transaction keeps), else undefined.
  */
-export async function checkWriteCondition(q: TxQueries, objectKey: string, condition: WriteCondition): Promise<void> {
+export async function checkWriteCondition(q: TxQueries, objectKey: string, condition: WriteCondition): Promise<PreconditionFailedError | undefined> {
   const [current] = await q.lookupCopies({ objectKey });
   if ('ifNoneMatch' in condition) {
-    if (current) {
-      throw new PreconditionFailedError(`If-None-Match: * failed: object ${JSON.stringify(objectKey)} already exists (ETag ${current.etag})`, 'if-none-match');
-    }
-    return;
+    if (!current) return undefined;
+    return new PreconditionFailedError(`If-None-Match: * failed: object ${JSON.stringify(objectKey)} already exists (ETag ${current.etag})`, 'if-none-match');
   }
-  if (!current) throw new PreconditionFailedError(`If-Match failed: object ${JSON.stringify(objectKey)} does not exist`, 'if-match');
+  if (!current) return new PreconditionFailedError(`If-Match failed: object ${JSON.stringify(objectKey)} does not exist`, 'if-match');
   if (condition.ifMatch !== '*' && unquote(condition.ifMatch) !== unquote(current.etag)) {
-    throw new PreconditionFailedError(
-      `If-Match failed: object ${JSON.stringify(objectKey)} has ETag ${current.etag}, not ${condition.ifMatch}`,
-      'if-match',
-    );
+    return new PreconditionFailedError(`If-Match failed: object ${JSON.stringify(objectKey)} has ETag ${current.etag}, not ${condition.ifMatch}`, 'if-match');
   }
+  return undefined;
 }
 
 /** An ETag without its surrounding double quotes: clients send them either way. */
