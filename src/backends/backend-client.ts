@@ -43,6 +43,8 @@ export interface BackendClient extends BackendHousekeeping {
    * gateway. Afterwards deleting `storageKey` deletes the parts too.
    */
   assembleParts(storageKey: string, parts: readonly PartRef[]): Promise<void>;
+  /** The byte range of part `partNumber` of a multipart object (GET ?partNumber); undefined when there is no such part. */
+  partRange(storageKey: string, partNumber: number): Promise<ByteRange | undefined>;
 }
 
 /** The backend holds no bytes at the storage key (as opposed to an error reaching it). */

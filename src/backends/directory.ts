@@ -129,6 +129,14 @@ export class DirectoryBackend implements BackendClient {
     }
   }
 
+  async partRange(storageKey: string, partNumber: number): Promise<ByteRange | undefined> {
+    const list = await this.#readPartList(this.#path(storageKey));
+    if (!list || partNumber < 1 || partNumber > list.parts.length) return undefined;
+    let start = 0;
+    for (let i = 0; i < partNumber - 1; i++) start += list.parts[i]!.sizeBytes;
+    return { start, end: start + list.parts[partNumber - 1]!.sizeBytes - 1 };
+  }
+
   async *#readParts(list: PartList, range: ByteRange): AsyncGenerator<Buffer> {
     let offset = 0;
     for (const part of list.parts) {

@@ -32,7 +32,7 @@ export class ObjectListing {
       input.continuationToken !== undefined
         ? decodeToken(input.continuationToken)
         : input.startAfter
-          ? { after: validateKeyFragment(input.startAfter, 'startAfter'), rolledUp: false }
+          ? { after: validateKeyFragment(input.startAfter, 'startAfter'), rolledUp: input.startAfterRolledUp === true }
           : undefined;
 
     const objects: ListedObject[] = [];
