@@ -149,7 +149,8 @@ describe('environment expansion', () => {
 describe('database.driver', () => {
   it('no database section → sqlite with the default path', () => {
     const config = parse('');
-    expect(config.database).toEqual({ driver: 'sqlite', path: './data/s3-orchestrator.db', synchronous: 'full', busyTimeoutMs: 5000, mmapBytes: 2 ** 30 });
+    // Without a config file, relative paths resolve against the working directory.
+    expect(config.database).toEqual({ driver: 'sqlite', path: join(process.cwd(), 'data', 's3-orchestrator.db'), synchronous: 'full', busyTimeoutMs: 5000, mmapBytes: 2 ** 30 });
   });
 
   it('omitted driver with a host → postgres', () => {
@@ -169,7 +170,7 @@ describe('database.driver', () => {
   it('DATABASE_URL is ignored (even an invalid one) when the driver is explicitly sqlite', () => {
     for (const url of ['postgres://u:pw@h/d', 'mysql://nonsense']) {
       const config = parse('database:\n  driver: sqlite\n', { DATABASE_URL: url });
-      expect(sqlite(config).path).toBe('./data/s3-orchestrator.db');
+      expect(sqlite(config).path).toBe(join(process.cwd(), 'data', 's3-orchestrator.db'));
     }
   });
 
@@ -551,7 +552,8 @@ describe('backends, placement, workers and notifications', () => {
   it('defaults: placement pack, worker schedules, notifications, logging', () => {
     const config = parse('');
     expect(config.placement).toBe('pack');
-    expect(config.backends).toEqual([]);
+    // No backends declared: one unlimited directory backend below the data directory.
+    expect(config.backends).toEqual([{ name: 'local', bytesLimit: 0, directory: join(process.cwd(), 'data', 'backends', 'local') }]);
     expect(config.logging).toEqual({ level: 'info' });
     expect(config.notifications).toEqual({ source: 's3-orchestrator', endpoints: [] });
     expect(config.workers).toEqual({
@@ -733,7 +735,7 @@ describe('loadConfig', () => {
         const { config, source } = loadConfig(undefined, {});
         expect(source).toBe('built-in defaults');
         expect(config).toEqual(parse(''));
-        expect(sqlite(config).path).toBe('./data/s3-orchestrator.db');
+        expect(sqlite(config).path).toBe(join(process.cwd(), 'data', 's3-orchestrator.db'));
       } finally {
         process.chdir(cwd);
       }
@@ -746,8 +748,9 @@ describe('loadConfig', () => {
       process.chdir(dir);
       try {
         const { config, source } = loadConfig(undefined, {});
-        expect(source).toBe('s3-orchestrator.yaml');
-        expect(sqlite(config).path).toBe('./here.db');
+        expect(source).toBe(join(process.cwd(), 's3-orchestrator.yaml'));
+        expect(config.source).toBe(source);
+        expect(sqlite(config).path).toBe(join(process.cwd(), 'here.db'));
         expect(config.logging.level).toBe('debug');
       } finally {
         process.chdir(cwd);

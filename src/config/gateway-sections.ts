@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import type { ConfigIssue } from '../store/core/errors.js';
 import { resolveConfigPath } from './config-paths.js';
-import type { RawConfig } from './schema.js';
+import type { RawConfig, RawServerSection } from './schema.js';
 import { Secret } from './secret.js';
 import { defaultServerConfig } from './server.js';
 import type { CredentialConfig, ServerConfig } from './types.js';
@@ -12,7 +12,7 @@ import type { CredentialConfig, ServerConfig } from './types.js';
  * in schema.ts; every problem is added to `issues` with its path.
  */
 
-export function resolveServer(raw: RawConfig['server'], baseDir: string, issues: ConfigIssue[]): ServerConfig {
+export function resolveServer(raw: Partial<RawServerSection> | undefined, baseDir: string, issues: ConfigIssue[]): ServerConfig {
   const defaults = defaultServerConfig(baseDir);
   const tls = resolveTls(raw?.tls, baseDir, issues);
   return {

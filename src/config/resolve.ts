@@ -45,9 +45,7 @@ export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source?
   if (!parsed.success) issues.push(...fromZod(parsed.error.issues, ''));
   const file: Omit<RawConfig, 'database' | 'server'> = parsed.success ? parsed.data : {};
 
-  const parsedServer = serverSection.optional().safeParse(rawServer ?? undefined);
-  if (!parsedServer.success) issues.push(...fromZod(parsedServer.error.issues, 'server'));
-  const server = resolveServer(parsedServer.success ? parsedServer.data : undefined, baseDir, issues);
+  const server = resolveServer(parseKeyByKey(serverSection, rawServer, 'server', issues), baseDir, issues);
   const credentials = resolveCredentials(file.credentials, rest.credentials, issues);
   const buckets = resolveBuckets(file.buckets, rest.buckets, issues);
 
@@ -271,6 +269,30 @@ function resolveWorkers(w: RawConfig['workers']): WorkersConfig {
     multipartExpiry: { ...sched(w?.multipart_expiry, 60 * 60_000), maxAgeMs: w?.multipart_expiry?.max_age ?? 7 * 24 * 60 * 60_000 },
     reconcile: { intervalMs: w?.reconcile?.interval ?? 6 * 60 * 60_000 },
   };
+}
+
+/**
+ * Parses a section one key at a time, so that a bad value in one key does not hide the cross-field
+ * rules of the others (every problem in one pass). Keys that failed are left out of the result.
+ */
+function parseKeyByKey<S extends z.ZodObject>(section: S, raw: unknown, path: string, issues: ConfigIssue[]): Partial<z.output<S>> | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    issues.push({ path, message: `must be a mapping of settings, got ${show(raw)}` });
+    return undefined;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    const field = section.shape[key] as z.ZodType | undefined;
+    if (field === undefined) {
+      issues.push({ path: `${path}.${key}`, message: `unknown setting (allowed: ${Object.keys(section.shape).join(', ')})` });
+      continue;
+    }
+    const result = field.safeParse(value ?? undefined);
+    if (result.success) out[key] = result.data;
+    else issues.push(...fromZod(result.error.issues, `${path}.${key}`));
+  }
+  return out as Partial<z.output<S>>;
 }
 
 /** The `name` of each entry of a list as written in the file, before validation. */
