@@ -29,10 +29,14 @@ WHERE name = :name!;
 
 /* @name BucketContents */
 -- Whether any object or open multipart upload has a key in [:fromKey, :toKey) ("{bucket}/" up to its
--- prefix end): two index probes (object_locations' primary key, multipart_uploads_by_key), not scans.
+-- prefix end): two index probes (object_locations' primary key, multipart_uploads_by_key). The
+-- ORDER BY ... LIMIT 1 keeps them probes: a bare EXISTS lets the planner pick a sequential scan that
+-- expects an early match, which for an empty bucket (the case that matters) reads the whole table.
 SELECT
-    EXISTS (SELECT 1 FROM object_locations WHERE object_key >= :fromKey! AND object_key < :toKey!) AS "hasObjects!",
-    EXISTS (SELECT 1 FROM multipart_uploads WHERE object_key >= :fromKey! AND object_key < :toKey!) AS "hasUploads!";
+    (SELECT object_key FROM object_locations WHERE object_key >= :fromKey! AND object_key < :toKey!
+     ORDER BY object_key LIMIT 1) IS NOT NULL AS "hasObjects!",
+    (SELECT object_key FROM multipart_uploads WHERE object_key >= :fromKey! AND object_key < :toKey!
+     ORDER BY object_key LIMIT 1) IS NOT NULL AS "hasUploads!";
 
 /* @name BucketStats */
 -- Per bucket: its objects (keys) and their bytes, each key counted once however many copies it has

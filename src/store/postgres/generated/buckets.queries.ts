@@ -176,16 +176,20 @@ export interface IBucketContentsQuery {
   result: IBucketContentsResult;
 }
 
-const bucketContentsIR: any = {"usedParamSet":{"fromKey":true,"toKey":true},"params":[{"name":"fromKey","required":true,"transform":{"type":"scalar"},"locs":[{"a":275,"b":283},{"a":393,"b":401}]},{"name":"toKey","required":true,"transform":{"type":"scalar"},"locs":[{"a":302,"b":308},{"a":420,"b":426}]}],"statement":"-- Whether any object or open multipart upload has a key in [:fromKey, :toKey) (\"{bucket}/\" up to its\n-- prefix end): two index probes (object_locations' primary key, multipart_uploads_by_key), not scans.\nSELECT\n    EXISTS (SELECT 1 FROM object_locations WHERE object_key >= :fromKey! AND object_key < :toKey!) AS \"hasObjects!\",\n    EXISTS (SELECT 1 FROM multipart_uploads WHERE object_key >= :fromKey! AND object_key < :toKey!) AS \"hasUploads!\""};
+const bucketContentsIR: any = {"usedParamSet":{"fromKey":true,"toKey":true},"params":[{"name":"fromKey","required":true,"transform":{"type":"scalar"},"locs":[{"a":472,"b":480},{"a":637,"b":645}]},{"name":"toKey","required":true,"transform":{"type":"scalar"},"locs":[{"a":499,"b":505},{"a":664,"b":670}]}],"statement":"-- Whether any object or open multipart upload has a key in [:fromKey, :toKey) (\"{bucket}/\" up to its\n-- prefix end): two index probes (object_locations' primary key, multipart_uploads_by_key). The\n-- ORDER BY ... LIMIT 1 keeps them probes: a bare EXISTS lets the planner pick a sequential scan that\n-- expects an early match, which for an empty bucket (the case that matters) reads the whole table.\nSELECT\n    (SELECT object_key FROM object_locations WHERE object_key >= :fromKey! AND object_key < :toKey!\n     ORDER BY object_key LIMIT 1) IS NOT NULL AS \"hasObjects!\",\n    (SELECT object_key FROM multipart_uploads WHERE object_key >= :fromKey! AND object_key < :toKey!\n     ORDER BY object_key LIMIT 1) IS NOT NULL AS \"hasUploads!\""};
 
 /**
  * Query generated from SQL:
  * ```
  * -- Whether any object or open multipart upload has a key in [:fromKey, :toKey) ("{bucket}/" up to its
- * -- prefix end): two index probes (object_locations' primary key, multipart_uploads_by_key), not scans.
+ * -- prefix end): two index probes (object_locations' primary key, multipart_uploads_by_key). The
+ * -- ORDER BY ... LIMIT 1 keeps them probes: a bare EXISTS lets the planner pick a sequential scan that
+ * -- expects an early match, which for an empty bucket (the case that matters) reads the whole table.
  * SELECT
- *     EXISTS (SELECT 1 FROM object_locations WHERE object_key >= :fromKey! AND object_key < :toKey!) AS "hasObjects!",
- *     EXISTS (SELECT 1 FROM multipart_uploads WHERE object_key >= :fromKey! AND object_key < :toKey!) AS "hasUploads!"
+ *     (SELECT object_key FROM object_locations WHERE object_key >= :fromKey! AND object_key < :toKey!
+ *      ORDER BY object_key LIMIT 1) IS NOT NULL AS "hasObjects!",
+ *     (SELECT object_key FROM multipart_uploads WHERE object_key >= :fromKey! AND object_key < :toKey!
+ *      ORDER BY object_key LIMIT 1) IS NOT NULL AS "hasUploads!"
  * ```
  */
 export const bucketContents = new PreparedQuery<IBucketContentsParams,IBucketContentsResult>(bucketContentsIR);

@@ -10,8 +10,8 @@ export const SQL = {
   listBuckets: `SELECT ${BUCKET_COLUMNS} FROM buckets ORDER BY name`,
   deleteBucket: `DELETE FROM buckets WHERE name = ?`,
   bucketContents: `SELECT
-      EXISTS (SELECT 1 FROM object_locations WHERE object_key >= ? AND object_key < ?) AS hasObjects,
-      EXISTS (SELECT 1 FROM multipart_uploads WHERE object_key >= ? AND object_key < ?) AS hasUploads`,
+      (SELECT object_key FROM object_locations WHERE object_key >= ? AND object_key < ? ORDER BY object_key LIMIT 1) IS NOT NULL AS hasObjects,
+      (SELECT object_key FROM multipart_uploads WHERE object_key >= ? AND object_key < ? ORDER BY object_key LIMIT 1) IS NOT NULL AS hasUploads`,
   bucketStats: `SELECT b.name, count(o.object_key) AS objects, coalesce(sum(o.size_bytes), 0) AS bytes
     FROM buckets b
     LEFT JOIN object_locations o
@@ -47,7 +47,7 @@ export class BucketQueries extends SqliteQueryContext {
     return this.stmt(SQL.deleteBucket).run(p.name).changes;
   }
 
-  /** SQLite answers EXISTS with 0 or 1; the interface (Postgres) says boolean. */
+  /** SQLite answers IS NOT NULL with 0 or 1; the interface (Postgres) says boolean. */
   async bucketContents(p: Q.IBucketContentsParams): Promise<Q.IBucketContentsResult[]> {
     const row = this.stmt(SQL.bucketContents).get(p.fromKey, p.toKey, p.fromKey, p.toKey) as { hasObjects: number; hasUploads: number };
     return [{ hasObjects: row.hasObjects === 1, hasUploads: row.hasUploads === 1 }];
