@@ -1,8 +1,14 @@
+import { processSQLQueryIR } from '@pgtyped/runtime';
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { PostgresConfig } from '../src/config/types.js';
 import { isValidBucketName, validateBucketName } from '../src/store/core/buckets.js';
 import { BucketNotEmptyError, InvalidArgumentError, NotFoundError } from '../src/store/core/errors.js';
 import type { MetadataStore } from '../src/store/core/store.js';
-import { describeEngines } from './support/engines.js';
+import { bucketKeyRange } from '../src/store/core/buckets.js';
+import { generatedQueries } from '../src/store/postgres/generated/index.js';
+import { openStore } from '../src/store/open.js';
+import { appConfig, createTestDatabase, describeEngines } from './support/engines.js';
 import { closeStores, expectLedgerConsistent, openTestStore } from './support/store.js';
 
 afterEach(closeStores);
@@ -193,5 +199,38 @@ describeEngines('buckets', (engine) => {
     expect(await store.buckets.get('UPPER')).toBeUndefined();
     expect(await store.buckets.get('a..b')).toBeUndefined();
     await expect(store.buckets.delete('a..b')).rejects.toMatchObject({ code: 'NotFound', resource: 'bucket', id: 'a..b' });
+  });
+});
+
+describe('bucket delete check on PostgreSQL with realistic statistics', () => {
+  it('probes the key indexes, also for a bucket the statistics still believe full', async () => {
+    const db = (await createTestDatabase('postgres')) as PostgresConfig;
+    await (await openStore(appConfig(db))).close();
+    const client = new pg.Client({ host: db.host, port: db.port, user: db.user, password: db.password?.reveal(), database: db.database });
+    await client.connect();
+    try {
+      // Many keys in a few busy buckets. A bucket whose objects were just deleted still looks full to
+      // the planner until the next ANALYZE; with the estimate "plenty of matches" a bare EXISTS picks a
+      // sequential scan expecting an early hit, and then reads the whole table finding none.
+      await client.query(`INSERT INTO object_locations
+        SELECT 'busy' || (i % 5) || '/k' || i, 'alpha', 's' || i, 1, 'e', 't', '{}', NULL, now() FROM generate_series(1, 50000) i`);
+      await client.query(`INSERT INTO multipart_uploads
+        SELECT 'u' || i, 'busy' || (i % 5) || '/k' || i, 'alpha', 's' || i, 't', '{}', now() FROM generate_series(1, 10000) i`);
+      await client.query('ANALYZE');
+      const ir = (generatedQueries.bucketContents.query as unknown as { queryIR: Parameters<typeof processSQLQueryIR>[0] }).queryIR;
+      const { query, mapping } = processSQLQueryIR(ir);
+      const range = bucketKeyRange('busy2');
+      const values = [...mapping]
+        .sort((a, b) => (a as unknown as { assignedIndex: number }).assignedIndex - (b as unknown as { assignedIndex: number }).assignedIndex)
+        .map((m) => pg.escapeLiteral(range[m.name as keyof typeof range]));
+      await client.query(`PREPARE probe AS ${query}`);
+      const { rows } = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN (COSTS OFF) EXECUTE probe(${values.join(', ')})`);
+      const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
+      expect(plan).not.toMatch(/Seq Scan/);
+      expect(plan).toMatch(/Index (Only )?Scan using object_locations_pkey/);
+      expect(plan).toMatch(/Index (Only )?Scan using multipart_uploads_by_key/);
+    } finally {
+      await client.end();
+    }
   });
 });
