@@ -1,13 +1,17 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { processSQLQueryIR } from '@pgtyped/runtime';
+import Sqlite from 'better-sqlite3';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { PostgresConfig } from '../src/config/types.js';
+import type { PostgresConfig, SqliteConfig } from '../src/config/types.js';
 import { isValidBucketName, validateBucketName } from '../src/store/core/buckets.js';
 import { BucketNotEmptyError, InvalidArgumentError, NotFoundError } from '../src/store/core/errors.js';
 import type { MetadataStore } from '../src/store/core/store.js';
 import { bucketKeyRange } from '../src/store/core/buckets.js';
 import { generatedQueries } from '../src/store/postgres/generated/index.js';
 import { openStore } from '../src/store/open.js';
+import { SCHEMA_VERSION } from '../src/store/sqlite/schema.js';
 import { appConfig, createTestDatabase, describeEngines } from './support/engines.js';
 import { closeStores, expectLedgerConsistent, openTestStore } from './support/store.js';
 
@@ -232,5 +236,27 @@ describe('bucket delete check on PostgreSQL with realistic statistics', () => {
     } finally {
       await client.end();
     }
+  });
+});
+
+describe('SQLite upgrade to the schema with buckets', () => {
+  it('a file of schema version 2 (before buckets) gains the table when opened', async () => {
+    const db = (await createTestDatabase('sqlite')) as SqliteConfig;
+    mkdirSync(dirname(db.path), { recursive: true });
+    const v2 = readFileSync(new URL('../schema.sql', import.meta.url), 'utf8')
+      .replace(/CREATE TABLE IF NOT EXISTS buckets \([^;]*;/, '')
+      .replace(/PRAGMA user_version = \d+;/, 'PRAGMA user_version = 2;');
+    const raw = new Sqlite(db.path);
+    raw.exec(v2);
+    expect(raw.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE name = 'buckets'`).get()).toEqual({ n: 0 });
+    raw.close();
+
+    const store = await openStore(appConfig(db));
+    expect((await store.buckets.create({ name: 'after-upgrade', owner: 'admin' })).created).toBe(true);
+    await store.close();
+    const after = new Sqlite(db.path, { readonly: true });
+    expect(after.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(SCHEMA_VERSION).toBeGreaterThanOrEqual(3);
+    after.close();
   });
 });
