@@ -60,6 +60,24 @@ WHERE created_at < :cutoff!
 ORDER BY created_at, intent_id
 LIMIT :limit!;
 
+/* @name ListReapableIntents */
+-- The reaper's page of one backend (it pages per backend it can reach, so intents of a backend it
+-- cannot reach never fill its batch): intents created before the cutoff, oldest first. A write intent
+-- waits while a newer write intent of its key is pending and not superseded: the newer one is resolved
+-- first, so of several unacknowledged writes whose bytes all arrived, the newest wins (its promotion
+-- marks the older ones superseded; if its bytes are absent it is dropped and the next older one is up).
+SELECT p.intent_id, p.kind, p.object_key, p.backend_name, p.storage_key, p.size_bytes, p.etag, p.content_type,
+       p.user_metadata, p.content_hash, p.upload_id, p.part_number, p.created_at, p.superseded_at
+FROM pending_objects p
+WHERE p.backend_name = :backendName!
+  AND p.created_at < :cutoff!
+  AND NOT (p.kind = 'write' AND p.superseded_at IS NULL AND EXISTS (
+      SELECT 1 FROM pending_objects n
+      WHERE n.object_key = p.object_key AND n.kind = 'write' AND n.superseded_at IS NULL
+        AND (n.created_at > p.created_at OR (n.created_at = p.created_at AND n.intent_id > p.intent_id))))
+ORDER BY p.created_at, p.intent_id
+LIMIT :limit!;
+
 /* @name IntentSummary */
 SELECT count(*)::int8 AS "count!", min(created_at) AS oldest
 FROM pending_objects;

@@ -5,6 +5,8 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { multipartEtag } from '../store/core/multipart-etag.js';
 import { BackendObjectMissing, type BackendClient, type ByteRange, type PartRef } from './backend-client.js';
+import type { AvailabilityProbe } from './backend-unavailable.js';
+import { assertMarkerPresent } from './directory-identity.js';
 import { storageKeyPath } from './directory-paths.js';
 
 /** Marks a multipart object: a small file listing its parts (completion moves no bytes). */
@@ -21,8 +23,12 @@ interface PartList {
  * holds either nothing or every byte. A multipart object is a part list beside its part files: the
  * parts are already on this disk, so completion writes a few hundred bytes instead of copying the
  * object, and the quota stays exact (the parts' bytes become the object's bytes).
+ *
+ * head and delete first check the root's identity marker (directory-identity.ts): without it, a
+ * missing file would say nothing about the object, so they throw BackendUnavailableError instead
+ * of answering "absent". The marker is written by checkDirectoryBackends at start-up.
  */
-export class DirectoryBackend implements BackendClient {
+export class DirectoryBackend implements BackendClient, AvailabilityProbe {
   readonly root: string;
   readonly #objects: string;
   readonly #tmp: string;
@@ -74,7 +80,13 @@ export class DirectoryBackend implements BackendClient {
     return Readable.from(this.#readParts(list, range ?? { start: 0, end: list.sizeBytes - 1 }));
   }
 
+  /** Throws BackendUnavailableError unless the root still carries its marker. */
+  checkAvailable(): Promise<void> {
+    return assertMarkerPresent(this.name, this.root);
+  }
+
   async head(storageKey: string): Promise<{ sizeBytes: number; etag: string } | undefined> {
+    await this.checkAvailable();
     const path = this.#path(storageKey);
     try {
       const info = await stat(path);
@@ -83,13 +95,18 @@ export class DirectoryBackend implements BackendClient {
       if (!isMissing(err)) throw err;
     }
     const list = await this.#readPartList(path);
-    if (!list) return undefined;
+    if (!list) {
+      // Checked again: a root that vanished during the call must not turn into "absent".
+      await this.checkAvailable();
+      return undefined;
+    }
     const md5s: string[] = [];
     for (const part of list.parts) md5s.push(await this.#md5(this.#path(part.storageKey)));
     return { sizeBytes: list.sizeBytes, etag: multipartEtag(md5s) };
   }
 
   async delete(storageKey: string): Promise<'deleted' | 'not-found'> {
+    await this.checkAvailable();
     const path = this.#path(storageKey);
     try {
       await unlink(path);
@@ -99,7 +116,10 @@ export class DirectoryBackend implements BackendClient {
       if (!isMissing(err)) throw err;
     }
     const list = await this.#readPartList(path);
-    if (!list) return 'not-found';
+    if (!list) {
+      await this.checkAvailable();
+      return 'not-found';
+    }
     // Parts first, the list last: a delete interrupted half-way is finished by its retry.
     for (const part of list.parts) await this.delete(part.storageKey);
     await unlink(path + PART_LIST_SUFFIX).catch((err: unknown) => {

@@ -4,6 +4,7 @@ import type { AppConfig } from '../config/types.js';
 import type { Logger } from '../logging.js';
 import type { MetadataStore } from '../store/core/store.js';
 import type { BackendHousekeeping } from '../backends/backend-client.js';
+import { BackendAvailability } from './backend-availability.js';
 import { cleanupWorker } from './cleanup-worker.js';
 import { intentReaper } from './intent-reaper.js';
 import { JobRunner } from './job-runner.js';
@@ -31,9 +32,11 @@ export function createWorkers(
 ): Workers {
   const workerId = options.workerId ?? workerIdentity();
   const w = config.workers;
+  // One view of which backends are up, so that an outage is logged once, not once per job.
+  const availability = new BackendAvailability(clients, logger);
   const jobs = [
-    cleanupWorker(store, clients, { workerId, ...w.cleanup }, logger.child({ job: 'cleanup' })),
-    intentReaper(store, clients, w.reaper, logger.child({ job: 'reaper' })),
+    cleanupWorker(store, clients, { workerId, ...w.cleanup }, logger.child({ job: 'cleanup' }), availability),
+    intentReaper(store, clients, w.reaper, logger.child({ job: 'reaper' }), availability),
     outboxDelivery(
       store,
       { workerId, ...w.outbox, source: config.notifications.source, endpoints: config.notifications.endpoints, ...(options.fetch ? { fetch: options.fetch } : {}) },

@@ -40,6 +40,17 @@ export class IntentOperations {
     return rows.map(toIntent);
   }
 
+  /**
+   * The reaper's page of one backend: its intents created before `cutoff`, oldest first, without the
+   * write intents that wait for a newer pending write of their key (resolved first: newest wins).
+   */
+  async listReapable(backendName: string, cutoff: Date, limit: number): Promise<WriteIntent[]> {
+    validateDate(cutoff, 'cutoff');
+    validateLimit(limit);
+    const rows = await this.ctx.db.read((q) => q.listReapableIntents({ backendName, cutoff, limit }));
+    return rows.map(toIntent);
+  }
+
   async summary(): Promise<{ count: number; oldest: Date | null }> {
     const [row] = await this.ctx.db.read((q) => q.intentSummary());
     return { count: row?.count ?? 0, oldest: row?.oldest ?? null };

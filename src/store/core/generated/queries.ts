@@ -833,6 +833,31 @@ export interface IListIntentsCreatedBeforeResult {
   user_metadata: string;
 }
 
+/** queries/pending.sql: IListReapableIntentsParams */
+export interface IListReapableIntentsParams {
+  backendName: string;
+  cutoff: Date;
+  limit: number;
+}
+
+/** queries/pending.sql: IListReapableIntentsResult */
+export interface IListReapableIntentsResult {
+  backend_name: string;
+  content_hash: string | null;
+  content_type: string;
+  created_at: Date;
+  etag: string | null;
+  intent_id: string;
+  kind: string;
+  object_key: string;
+  part_number: number | null;
+  size_bytes: number;
+  storage_key: string;
+  superseded_at: Date | null;
+  upload_id: string | null;
+  user_metadata: string;
+}
+
 /** queries/pending.sql: IIntentSummaryParams */
 export type IIntentSummaryParams = void;
 
@@ -1141,6 +1166,8 @@ export interface TxQueries {
   getIntent(params: IGetIntentParams): Promise<IGetIntentResult[]>;
   /** queries/pending.sql */
   listIntentsCreatedBefore(params: IListIntentsCreatedBeforeParams): Promise<IListIntentsCreatedBeforeResult[]>;
+  /** queries/pending.sql */
+  listReapableIntents(params: IListReapableIntentsParams): Promise<IListReapableIntentsResult[]>;
   /** queries/pending.sql */
   intentSummary(params: IIntentSummaryParams): Promise<IIntentSummaryResult[]>;
   /** queries/pending.sql */

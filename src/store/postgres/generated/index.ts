@@ -7,7 +7,7 @@ import { claimCleanup, releaseCleanupClaims, deleteCleanupRow, retryCleanup, mov
 import { insertUpload, getUpload, lockUpload, deletePart, insertPart, listParts, deleteParts, deleteUpload, listUploadsFrom, listUploadsCreatedBefore, sumPartsByBackend } from './multipart.queries.js';
 import { claimOutbox, releaseOutboxClaims, deleteOutboxEvent, retryOutboxEvent, failOutboxEvent, listOutboxEvents, requeueFailedOutbox, purgeFailedOutbox, outboxSummary } from './notifications.queries.js';
 import { lockObjectKey, lockObjectKeys, insertCopy, lookupCopies, endVersion, replaceVersion, endVersions, deleteCopy, listObjectsFrom, listObjectsRange, sumCopiesByBackend } from './objects.queries.js';
-import { insertIntent, insertAdmittedIntent, takeIntent, deleteIntent, getIntent, listIntentsCreatedBefore, intentSummary, sumIntentsByBackend } from './pending.queries.js';
+import { insertIntent, insertAdmittedIntent, takeIntent, deleteIntent, getIntent, listIntentsCreatedBefore, listReapableIntents, intentSummary, sumIntentsByBackend } from './pending.queries.js';
 import { upsertBackendQuota, insertQuotaStripe, listQuotaTotals, lockQuotaBase, lockQuotaStripes, admitOnStripe, addStripeDeltas, recordChanges, addBaseDeltas, setQuotaBase, setStripesFree, resetStripeCounters } from './quota.queries.js';
 import { addUsage, getUsageForPeriod } from './usage.queries.js';
 
@@ -66,6 +66,7 @@ export const generatedQueries = {
   deleteIntent: { query: deleteIntent, returnsRows: true },
   getIntent: { query: getIntent, returnsRows: true },
   listIntentsCreatedBefore: { query: listIntentsCreatedBefore, returnsRows: true },
+  listReapableIntents: { query: listReapableIntents, returnsRows: true },
   intentSummary: { query: intentSummary, returnsRows: true },
   sumIntentsByBackend: { query: sumIntentsByBackend, returnsRows: true },
   upsertBackendQuota: { query: upsertBackendQuota, returnsRows: false },

@@ -286,6 +286,63 @@ const listIntentsCreatedBeforeIR: any = {"usedParamSet":{"cutoff":true,"limit":t
 export const listIntentsCreatedBefore = new PreparedQuery<IListIntentsCreatedBeforeParams,IListIntentsCreatedBeforeResult>(listIntentsCreatedBeforeIR);
 
 
+/** 'ListReapableIntents' parameters type */
+export interface IListReapableIntentsParams {
+  backendName: string;
+  cutoff: Date;
+  limit: number;
+}
+
+/** 'ListReapableIntents' return type */
+export interface IListReapableIntentsResult {
+  backend_name: string;
+  content_hash: string | null;
+  content_type: string;
+  created_at: Date;
+  etag: string | null;
+  intent_id: string;
+  kind: string;
+  object_key: string;
+  part_number: number | null;
+  size_bytes: number;
+  storage_key: string;
+  superseded_at: Date | null;
+  upload_id: string | null;
+  user_metadata: string;
+}
+
+/** 'ListReapableIntents' query type */
+export interface IListReapableIntentsQuery {
+  params: IListReapableIntentsParams;
+  result: IListReapableIntentsResult;
+}
+
+const listReapableIntentsIR: any = {"usedParamSet":{"backendName":true,"cutoff":true,"limit":true},"params":[{"name":"backendName","required":true,"transform":{"type":"scalar"},"locs":[{"a":768,"b":780}]},{"name":"cutoff","required":true,"transform":{"type":"scalar"},"locs":[{"a":803,"b":810}]},{"name":"limit","required":true,"transform":{"type":"scalar"},"locs":[{"a":1156,"b":1162}]}],"statement":"-- The reaper's page of one backend (it pages per backend it can reach, so intents of a backend it\n-- cannot reach never fill its batch): intents created before the cutoff, oldest first. A write intent\n-- waits while a newer write intent of its key is pending and not superseded: the newer one is resolved\n-- first, so of several unacknowledged writes whose bytes all arrived, the newest wins (its promotion\n-- marks the older ones superseded; if its bytes are absent it is dropped and the next older one is up).\nSELECT p.intent_id, p.kind, p.object_key, p.backend_name, p.storage_key, p.size_bytes, p.etag, p.content_type,\n       p.user_metadata, p.content_hash, p.upload_id, p.part_number, p.created_at, p.superseded_at\nFROM pending_objects p\nWHERE p.backend_name = :backendName!\n  AND p.created_at < :cutoff!\n  AND NOT (p.kind = 'write' AND p.superseded_at IS NULL AND EXISTS (\n      SELECT 1 FROM pending_objects n\n      WHERE n.object_key = p.object_key AND n.kind = 'write' AND n.superseded_at IS NULL\n        AND (n.created_at > p.created_at OR (n.created_at = p.created_at AND n.intent_id > p.intent_id))))\nORDER BY p.created_at, p.intent_id\nLIMIT :limit!"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- The reaper's page of one backend (it pages per backend it can reach, so intents of a backend it
+ * -- cannot reach never fill its batch): intents created before the cutoff, oldest first. A write intent
+ * -- waits while a newer write intent of its key is pending and not superseded: the newer one is resolved
+ * -- first, so of several unacknowledged writes whose bytes all arrived, the newest wins (its promotion
+ * -- marks the older ones superseded; if its bytes are absent it is dropped and the next older one is up).
+ * SELECT p.intent_id, p.kind, p.object_key, p.backend_name, p.storage_key, p.size_bytes, p.etag, p.content_type,
+ *        p.user_metadata, p.content_hash, p.upload_id, p.part_number, p.created_at, p.superseded_at
+ * FROM pending_objects p
+ * WHERE p.backend_name = :backendName!
+ *   AND p.created_at < :cutoff!
+ *   AND NOT (p.kind = 'write' AND p.superseded_at IS NULL AND EXISTS (
+ *       SELECT 1 FROM pending_objects n
+ *       WHERE n.object_key = p.object_key AND n.kind = 'write' AND n.superseded_at IS NULL
+ *         AND (n.created_at > p.created_at OR (n.created_at = p.created_at AND n.intent_id > p.intent_id))))
+ * ORDER BY p.created_at, p.intent_id
+ * LIMIT :limit!
+ * ```
+ */
+export const listReapableIntents = new PreparedQuery<IListReapableIntentsParams,IListReapableIntentsResult>(listReapableIntentsIR);
+
+
 /** 'IntentSummary' parameters type */
 export type IIntentSummaryParams = void;
 

@@ -18,6 +18,13 @@ export const SQL = {
   deleteIntent: `DELETE FROM pending_objects WHERE intent_id = ? RETURNING ${INTENT_COLUMNS}`,
   getIntent: `SELECT ${INTENT_COLUMNS} FROM pending_objects WHERE intent_id = ?`,
   listIntentsCreatedBefore: `SELECT ${INTENT_COLUMNS} FROM pending_objects WHERE created_at < ? ORDER BY created_at, intent_id LIMIT ?`,
+  listReapableIntents: `SELECT ${INTENT_COLUMNS} FROM pending_objects AS p
+    WHERE p.backend_name = @backendName AND p.created_at < @cutoff
+      AND NOT (p.kind = 'write' AND p.superseded_at IS NULL AND EXISTS (
+        SELECT 1 FROM pending_objects AS n
+        WHERE n.object_key = p.object_key AND n.kind = 'write' AND n.superseded_at IS NULL
+          AND (n.created_at > p.created_at OR (n.created_at = p.created_at AND n.intent_id > p.intent_id))))
+    ORDER BY p.created_at, p.intent_id LIMIT @limit`,
   intentSummary: `SELECT count(*) AS count, min(created_at) AS oldest FROM pending_objects`,
   sumIntentsByBackend: `SELECT backend_name, coalesce(sum(size_bytes), 0) AS bytes FROM pending_objects GROUP BY backend_name ORDER BY backend_name`,
 } as const;
@@ -64,6 +71,11 @@ export class PendingQueries extends SqliteQueryContext {
 
   async listIntentsCreatedBefore(p: Q.IListIntentsCreatedBeforeParams): Promise<Q.IListIntentsCreatedBeforeResult[]> {
     const rows = this.stmt(SQL.listIntentsCreatedBefore).all(ms(p.cutoff), p.limit);
+    return withDates(rows, 'created_at', 'superseded_at');
+  }
+
+  async listReapableIntents(p: Q.IListReapableIntentsParams): Promise<Q.IListReapableIntentsResult[]> {
+    const rows = this.stmt(SQL.listReapableIntents).all({ backendName: p.backendName, cutoff: ms(p.cutoff), limit: p.limit });
     return withDates(rows, 'created_at', 'superseded_at');
   }
 
