@@ -4,6 +4,7 @@ import type { AppConfig } from '../config/types.js';
 import { createLogger, silentLogger } from '../logging.js';
 import type { MetadataStore } from '../store/core/store.js';
 import { openStore, type OpenStoreOptions } from '../store/open.js';
+import { invocationName } from './invocation.js';
 import { Output, type Io } from './output.js';
 
 export interface GlobalOptions {
@@ -25,6 +26,14 @@ export class CommandContext {
     this.out = new Output(io, Boolean(this.options.json));
   }
 
+  /**
+   * A command line to suggest to the user: how they can run this program where they are, with
+   * `--config` only when they gave one (otherwise the default file is found again).
+   */
+  suggest(args: string, configFile: string | undefined = this.options.config): string {
+    return `${invocationName(this.io.env)} ${args}${configFile === undefined ? '' : ` --config ${shellQuote(configFile)}`}`;
+  }
+
   config(): { config: AppConfig; source: string } {
     return loadConfig(this.options.config, this.io.env);
   }
@@ -43,4 +52,8 @@ export class CommandContext {
       await store.close();
     }
   }
+}
+
+function shellQuote(text: string): string {
+  return /^[\w./:@%+=,-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }

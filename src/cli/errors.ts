@@ -9,6 +9,14 @@ export class UsageError extends Error {
   }
 }
 
+/** The command was understood but cannot be done (a row that does not exist): exit 1, one line. */
+export class CommandFailure extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CommandFailure';
+  }
+}
+
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;

@@ -12,6 +12,7 @@ import { registerUsage } from './commands/usage.js';
 import { registerValidate } from './commands/validate.js';
 import { CommandContext } from './context.js';
 import { describeError, EXIT_OK, EXIT_USAGE, exitCodeFor } from './errors.js';
+import { invocationName } from './invocation.js';
 import { processIo, type Io } from './output.js';
 
 const VERSION = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -29,7 +30,7 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     .option('--json', 'machine-readable output')
     .option('--debug', 'stack traces and debug logs')
     .exitOverride()
-    .showHelpAfterError('(s3-orchestrator --help lists the commands)')
+    .showHelpAfterError(`(${invocationName(io.env)} --help lists the commands)`)
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
 
   const run = async (cmd: Command, fn: (ctx: CommandContext) => Promise<void>): Promise<void> => {
@@ -50,6 +51,10 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
   registerQueues(program, run);
   registerQuota(program, run);
   registerUsage(program, run);
+  // A group's unknown subcommand (`dlq frobnicate`) points at that group's help, not the top level.
+  for (const group of program.commands) {
+    if (group.commands.length > 0) group.showHelpAfterError(`(${invocationName(io.env)} ${group.name()} --help lists its commands)`);
+  }
 
   if (argv.length === 0) {
     program.outputHelp({ error: true });

@@ -66,6 +66,11 @@ function visible(text: string): number {
   return [...text.replace(ANSI, '')].length;
 }
 
+/** "1 row", "2 rows": a count with its noun in the right number (`plural` for irregular ones). */
+export function plural(count: number, noun: string, pluralNoun = `${noun}s`): string {
+  return `${count} ${count === 1 ? noun : pluralNoun}`;
+}
+
 /** "2h 5m", "3m 12s", "45s", "800ms". */
 export function formatAge(ms: number): string {
   if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;

@@ -1,25 +1,30 @@
-/** What `s3-orchestrator init` writes: every database key, explained. It must pass `validate` as written. */
+/**
+ * What `s3-orchestrator init` writes: every key, explained. It must pass `validate` as written, and
+ * switching it to PostgreSQL is uncommenting one line (the url).
+ */
 export const STARTER_CONFIG = `# s3-orchestrator configuration.
 # Any value may use \${VAR} or \${VAR:-default} from the environment; write $$ for a literal $.
 
 database:
-  # sqlite (embedded, one instance) or postgres (several instances sharing one database).
-  # Left out: postgres when host, url or the DATABASE_URL environment variable is set, else sqlite.
-  driver: sqlite
+  # SQLite (embedded, one instance) is used while no PostgreSQL setting is given: the keys below
+  # show its defaults. For PostgreSQL (several instances sharing one database) uncomment one line,
+  # the url below, or set the DATABASE_URL environment variable instead.
+  # url: postgres://s3o:\${S3O_DB_PASSWORD}@127.0.0.1:5432/s3_orchestrator?sslmode=disable
 
-  # --- SQLite -------------------------------------------------------------------------------
-  # The database file. Its directory and the file (mode 0600) are created on first start.
-  path: ./data/s3-orchestrator.db
+  # --- SQLite (the default) -------------------------------------------------------------------
+  # The database file, relative to this file. Its directory and the file (mode 0600) are created
+  # on first start.
+  # path: ./data/s3-orchestrator.db
   # full: a commit survives power loss. normal: faster, but the last commits may be lost on power
   # loss (the file is never corrupted; the intent reaper resolves writes whose commit was lost).
-  synchronous: full
+  # synchronous: full
   # How long a write waits when another process (an operator command) holds the write lock.
-  busy_timeout: 5s
+  # busy_timeout: 5s
   # Bytes of the file that reads map into memory (faster lookups in large tables; 0 = off).
-  mmap_size: 1GiB
+  # mmap_size: 1GiB
 
-  # --- PostgreSQL (set driver: postgres, remove the SQLite keys above, uncomment these) -------
-  # url: postgres://s3o:secret@db.internal:5432/s3_orchestrator   # or DATABASE_URL; fields below win
+  # --- PostgreSQL (fields below win over the url's parts) -------------------------------------
+  # driver: postgres                     # sqlite | postgres; left out, it follows from the keys above
   # host: db.internal
   # port: 5432
   # database: s3_orchestrator
@@ -65,5 +70,22 @@ notifications:
   #     events: [ObjectCreated, ObjectRemoved]
 
 logging:
-  level: info
+  level: info                            # fatal | error | warn | info | debug | trace | silent
+
+# The S3 endpoint (examples; the defaults are shown).
+# server:
+#   listen: 127.0.0.1:9000
+#   domain: s3.example.com               # set: bucket.s3.example.com requests are virtual-hosted style
+#   region: us-east-1
+#   data_dir: ./data                     # generated state (the generated credential file)
+
+# Who may call the S3 endpoint. Left out: one admin credential is generated at first start.
+# credentials:
+#   - access_key_id: s3o-admin
+#     secret_access_key: \${S3O_SECRET}
+#     buckets: ["*"]
+#     permission: admin                  # read | read-write | admin
+
+# Buckets created at start (idempotent).
+# buckets: [photos]
 `;

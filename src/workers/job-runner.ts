@@ -1,5 +1,6 @@
 import type { Logger } from '../logging.js';
 import type { Database, LeaderJob } from '../store/core/database.js';
+import { errorChain } from './error-chain.js';
 
 /** One kind of background work (spec §7). */
 export interface WorkerJob {
@@ -14,6 +15,13 @@ export interface WorkerJob {
   tick(signal: AbortSignal, isLeader: () => boolean): Promise<number>;
 }
 
+/** What a runner did since its stats were last taken (for serve's periodic summary). */
+export interface JobStats {
+  readonly ticks: number;
+  readonly handled: number;
+  readonly failedTicks: number;
+}
+
 export type TickOutcome = { readonly ran: true; readonly handled: number } | { readonly ran: false; readonly reason: 'not-leader' | 'stopped' };
 
 /**
@@ -26,6 +34,7 @@ export class JobRunner {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<TickOutcome> | undefined;
   readonly #stop = new AbortController();
+  #stats = { ticks: 0, handled: 0, failedTicks: 0 };
 
   constructor(
     private readonly db: Database,
@@ -50,6 +59,13 @@ export class JobRunner {
     }
   }
 
+  /** The counts since the last call, and starts counting again. */
+  takeStats(): JobStats {
+    const stats = this.#stats;
+    this.#stats = { ticks: 0, handled: 0, failedTicks: 0 };
+    return stats;
+  }
+
   /** Stops scheduling, aborts the tick in progress and waits for it to hand back its claims. */
   async stop(): Promise<void> {
     this.#stop.abort();
@@ -72,12 +88,22 @@ export class JobRunner {
     if (this.#stop.signal.aborted) return;
     this.#timer = setTimeout(async () => {
       let next = this.work.intervalMs;
+      const started = performance.now();
       try {
         const outcome = await this.runOnce();
         if (outcome.ran && outcome.handled >= this.work.batchSize) next = 0; // more waiting: drain
-        if (outcome.ran && outcome.handled > 0) this.logger.debug({ job: this.work.job.name, handled: outcome.handled }, 'tick');
+        if (outcome.ran) {
+          this.#stats.ticks++;
+          this.#stats.handled += outcome.handled;
+        }
+        // A tick that did something is worth a line at info; idle ticks would drown the log.
+        if (outcome.ran && outcome.handled > 0) {
+          const ms = Math.round(performance.now() - started);
+          this.logger.info({ job: this.work.job.name, handled: outcome.handled, ms }, `${this.work.job.name}: handled ${outcome.handled} in ${ms} ms`);
+        }
       } catch (err) {
-        this.logger.warn({ job: this.work.job.name, err: (err as Error).message }, 'tick failed; retrying after the interval');
+        this.#stats.failedTicks++;
+        this.logger.warn({ job: this.work.job.name, err: errorChain(err) }, 'tick failed; retrying after the interval');
       }
       this.#schedule(next);
     }, delayMs);

@@ -21,6 +21,15 @@ export interface OutboxDeliveryOptions {
   readonly fetch?: typeof fetch;
 }
 
+export interface OutboxDeliveryJob extends WorkerJob {
+  /** From the next event on, delivers to these endpoints with this CloudEvents source (config reload). */
+  reconfigure(settings: { readonly source: string; readonly endpoints: readonly NotificationEndpoint[] }): void;
+}
+
+export function isOutboxDeliveryJob(job: WorkerJob): job is OutboxDeliveryJob {
+  return job.job === LEADER_JOBS.outbox && typeof (job as Partial<OutboxDeliveryJob>).reconfigure === 'function';
+}
+
 /**
  * Delivers outbox events at least once: claims due events, POSTs each as a CloudEvent to its
  * endpoint (signed when the endpoint has a secret), deletes it on a 2xx answer, otherwise retries it
@@ -28,10 +37,15 @@ export interface OutboxDeliveryOptions {
  * (kept for operators). A crash between the POST and the mark means the claim expires and the same
  * event id is delivered again.
  */
-export function outboxDelivery(store: MetadataStore, options: OutboxDeliveryOptions, logger: Logger): WorkerJob {
-  const endpoints = new Map(options.endpoints.map((e) => [e.name, e]));
+export function outboxDelivery(store: MetadataStore, options: OutboxDeliveryOptions, logger: Logger): OutboxDeliveryJob {
+  let endpoints = new Map(options.endpoints.map((e) => [e.name, e]));
+  let source = options.source;
   const post = options.fetch ?? fetch;
   return {
+    reconfigure(settings) {
+      endpoints = new Map(settings.endpoints.map((e) => [e.name, e]));
+      source = settings.source;
+    },
     job: LEADER_JOBS.outbox,
     intervalMs: options.intervalMs,
     batchSize: options.batchSize,
@@ -46,7 +60,7 @@ export function outboxDelivery(store: MetadataStore, options: OutboxDeliveryOpti
           await store.outbox.fail(event, options.workerId, `endpoint ${JSON.stringify(event.endpoint)} is not configured`, 1);
           return;
         }
-        const error = await deliver(event, endpoint, options.source, post, signal);
+        const error = await deliver(event, endpoint, source, post, signal);
         if (error === undefined) {
           await store.outbox.markDelivered(event.id);
         } else if (signal.aborted) {

@@ -5,6 +5,8 @@ import { silentLogger } from '../../logging.js';
 import { openDatabase } from '../../store/open.js';
 import { SCHEMA_VERSION } from '../../store/sqlite/schema.js';
 import type { CommandContext } from '../context.js';
+import { describeDatabase } from '../database-description.js';
+import { plural } from '../output.js';
 import { withProgress } from '../progress.js';
 
 export function registerMigrate(program: Command, run: (cmd: Command, fn: (ctx: CommandContext) => Promise<void>) => Promise<void>): void {
@@ -29,9 +31,11 @@ export function registerMigrate(program: Command, run: (cmd: Command, fn: (ctx: 
         try {
           const status = await db.schemaStatus();
           const ran = db.appliedAtOpen;
-          if (ctx.out.json) ctx.out.printJson({ engine: db.engine, location: db.location, applied: ran, current: status.current ?? null, pending: status.pending });
-          else if (db.engine === 'sqlite') ctx.out.line(`${db.location}: ${ran.length > 0 ? `applied ${ran.join(', ')}` : `already at ${status.current}`}`);
-          else ctx.out.line(`${ran.length === 0 ? 'nothing to apply' : `${ran.length} migration${ran.length === 1 ? '' : 's'} applied`}; schema at ${status.current}`);
+          const database = describeDatabase(config.database);
+          if (ctx.out.json) ctx.out.printJson({ engine: db.engine, database, applied: ran, current: status.current ?? null, pending: status.pending });
+          else if (ran.length === 0) ctx.out.line(`${database}: nothing to apply; schema at ${status.current}`);
+          else if (db.engine === 'sqlite') ctx.out.line(`${database}: applied ${ran.join(', ')}`);
+          else ctx.out.line(`${database}: ${plural(ran.length, 'migration')} applied; schema at ${status.current}`);
         } finally {
           await db.close();
         }
@@ -43,7 +47,7 @@ async function dryRun(ctx: CommandContext, config: AppConfig): Promise<void> {
   let pending: readonly string[];
   let current: string | undefined;
   if (config.database.driver === 'sqlite' && !existsSync(config.database.path)) {
-    pending = [`sqlite schema ${SCHEMA_VERSION} (creates ${config.database.path})`];
+    pending = [`sqlite schema ${SCHEMA_VERSION} (creates the file)`];
   } else {
     const db = await openDatabase(config, { role: 'inspect', logger: silentLogger });
     try {
@@ -52,10 +56,11 @@ async function dryRun(ctx: CommandContext, config: AppConfig): Promise<void> {
       await db.close();
     }
   }
-  if (ctx.out.json) ctx.out.printJson({ dryRun: true, current: current ?? null, pending });
-  else if (pending.length === 0) ctx.out.line(`nothing to apply; schema at ${current}`);
+  const database = describeDatabase(config.database);
+  if (ctx.out.json) ctx.out.printJson({ dryRun: true, engine: config.database.driver, database, current: current ?? null, pending });
+  else if (pending.length === 0) ctx.out.line(`${database}: nothing to apply; schema at ${current}`);
   else {
-    ctx.out.line(`would apply ${pending.length}:`);
+    ctx.out.line(`${database}: would apply ${plural(pending.length, 'migration')}:`);
     for (const p of pending) ctx.out.line(`  ${p}`);
   }
 }

@@ -1,11 +1,13 @@
 import type { Command } from 'commander';
 import { parseDuration } from '../../config/duration.js';
 import { formatSize } from '../../config/size.js';
+import type { AppConfig } from '../../config/types.js';
 import type { DeadLetterSelector } from '../../store/core/cleanup-queue.js';
+import type { MetadataStore } from '../../store/core/store.js';
 import { confirm } from '../confirm.js';
 import type { CommandContext } from '../context.js';
-import { UsageError } from '../errors.js';
-import { formatAge } from '../output.js';
+import { CommandFailure, UsageError } from '../errors.js';
+import { formatAge, plural } from '../output.js';
 
 type Run = (cmd: Command, fn: (ctx: CommandContext) => Promise<void>) => Promise<void>;
 
@@ -24,7 +26,8 @@ export function registerQueues(program: Command, run: Run): void {
   listFlags(cleanup.command('list').description('rows waiting for deletion')).action((opts: ListOptions, cmd: Command) =>
     run(cmd, (ctx) => {
       const page = { ...backendOf(opts), limit: int(opts.limit, '--limit'), afterId: int(opts.after, '--after', 0) };
-      return ctx.withStore(async (store) => {
+      return ctx.withStore(async (store, config) => {
+        await checkBackend(store, config, opts.backend);
         const rows = await store.cleanup.list(page);
         if (ctx.out.json) return ctx.out.printJson(rows);
         const now = store.context.clock.now().getTime();
@@ -51,7 +54,8 @@ export function registerQueues(program: Command, run: Run): void {
   listFlags(dlq.command('list').description('dead letters')).action((opts: ListOptions, cmd: Command) =>
     run(cmd, (ctx) => {
       const page = { ...backendOf(opts), limit: int(opts.limit, '--limit'), afterId: int(opts.after, '--after', 0) };
-      return ctx.withStore(async (store) => {
+      return ctx.withStore(async (store, config) => {
+        await checkBackend(store, config, opts.backend);
         const rows = await store.cleanup.listDeadLetters(page);
         if (ctx.out.json) return ctx.out.printJson(rows);
         if (rows.length === 0) return ctx.out.line('no dead letters');
@@ -66,11 +70,12 @@ export function registerQueues(program: Command, run: Run): void {
   selectorFlags(dlq.command('requeue').description('move dead letters back to the queue with a fresh retry budget')).action((opts: SelectorOptions, cmd: Command) =>
     run(cmd, async (ctx) => {
       const selector = deadLetterSelector(opts);
-      if ('all' in selector && !(await confirm(ctx.io, 'requeue every dead letter?', Boolean(opts.yes)))) return ctx.out.line('nothing changed');
-      await ctx.withStore(async (store) => {
+      await ctx.withStore(async (store, config) => {
+        await checkDeadLetterSelector(store, config, selector);
+        if ('all' in selector && !(await confirm(ctx.io, 'requeue every dead letter?', Boolean(opts.yes)))) return ctx.out.line('nothing changed');
         const ids = await store.cleanup.requeueDeadLetters(selector);
         if (ctx.out.json) ctx.out.printJson({ requeued: ids.length, queueIds: ids });
-        else ctx.out.line(`requeued ${ids.length} dead letter${ids.length === 1 ? '' : 's'}`);
+        else ctx.out.line(`requeued ${plural(ids.length, 'dead letter')}`);
       });
     }),
   );
@@ -78,13 +83,14 @@ export function registerQueues(program: Command, run: Run): void {
     (opts: SelectorOptions, cmd: Command) =>
       run(cmd, async (ctx) => {
         const selector = deadLetterSelector(opts);
-        if (!(await confirm(ctx.io, `purge ${describeSelector(selector)}? The bytes must already be gone from the backend`, Boolean(opts.yes)))) {
-          return ctx.out.line('nothing changed');
-        }
-        await ctx.withStore(async (store) => {
+        await ctx.withStore(async (store, config) => {
+          await checkDeadLetterSelector(store, config, selector);
+          if (!(await confirm(ctx.io, `purge ${describeSelector(selector)}? The bytes must already be gone from the backend`, Boolean(opts.yes)))) {
+            return ctx.out.line('nothing changed');
+          }
           const { rows, bytes } = await store.cleanup.purgeDeadLetters(selector);
           if (ctx.out.json) ctx.out.printJson({ purged: rows, bytes });
-          else ctx.out.line(`purged ${rows} dead letter${rows === 1 ? '' : 's'} (${formatSize(bytes)} written off)`);
+          else ctx.out.line(`purged ${plural(rows, 'dead letter')} (${formatSize(bytes)} written off)`);
         });
       }),
   );
@@ -132,11 +138,12 @@ export function registerQueues(program: Command, run: Run): void {
     .action((opts: SelectorOptions, cmd: Command) =>
       run(cmd, async (ctx) => {
         const selector = eventSelector(opts);
-        if ('all' in selector && !(await confirm(ctx.io, 'requeue every failed event?', Boolean(opts.yes)))) return ctx.out.line('nothing changed');
         await ctx.withStore(async (store) => {
+          await checkEventSelector(store, selector);
+          if ('all' in selector && !(await confirm(ctx.io, 'requeue every failed event?', Boolean(opts.yes)))) return ctx.out.line('nothing changed');
           const ids = await store.outbox.requeueFailed(selector);
           if (ctx.out.json) ctx.out.printJson({ requeued: ids.length, ids });
-          else ctx.out.line(`requeued ${ids.length} failed event${ids.length === 1 ? '' : 's'}`);
+          else ctx.out.line(`requeued ${plural(ids.length, 'failed event')}`);
         });
       }),
     );
@@ -149,13 +156,14 @@ export function registerQueues(program: Command, run: Run): void {
     .action((opts: SelectorOptions, cmd: Command) =>
       run(cmd, async (ctx) => {
         const selector = eventSelector(opts);
-        if (!(await confirm(ctx.io, `delete ${'id' in selector ? `failed event ${selector.id}` : 'every failed event'}?`, Boolean(opts.yes)))) {
-          return ctx.out.line('nothing changed');
-        }
         await ctx.withStore(async (store) => {
+          await checkEventSelector(store, selector);
+          if (!(await confirm(ctx.io, `delete ${'id' in selector ? `failed event ${selector.id}` : 'every failed event'}?`, Boolean(opts.yes)))) {
+            return ctx.out.line('nothing changed');
+          }
           const ids = await store.outbox.purgeFailed(selector);
           if (ctx.out.json) ctx.out.printJson({ purged: ids.length, ids });
-          else ctx.out.line(`purged ${ids.length} failed event${ids.length === 1 ? '' : 's'}`);
+          else ctx.out.line(`purged ${plural(ids.length, 'failed event')}`);
         });
       }),
     );
@@ -215,6 +223,40 @@ function describeSelector(selector: DeadLetterSelector): string {
   if ('id' in selector) return `dead letter ${selector.id}`;
   if ('backendName' in selector) return `every dead letter of backend ${selector.backendName}`;
   return 'every dead letter';
+}
+
+/**
+ * An unknown --backend is a typo, not an empty result: exit 2 naming the backends there are (the
+ * config's, and any the database still holds rows for after it left the config).
+ */
+async function checkBackend(store: MetadataStore, config: AppConfig, name: string | undefined): Promise<void> {
+  if (name === undefined) return;
+  const known = new Set(config.backends.map((b) => b.name));
+  if (known.has(name)) return;
+  const inDatabase = (await store.quota.totals()).map((q) => q.backendName);
+  if (inDatabase.includes(name)) return;
+  const configured = config.backends.map((b) => b.name);
+  const others = inDatabase.filter((n) => !known.has(n));
+  const list = `${configured.length === 0 ? 'none configured' : `configured: ${configured.join(', ')}`}${others.length > 0 ? `; also in the database: ${others.join(', ')}` : ''}`;
+  throw new UsageError(`--backend: no backend named ${JSON.stringify(name)} (${list})`);
+}
+
+/** An --id that names no dead letter is an error (exit 1), never "0 requeued". */
+async function checkDeadLetterSelector(store: MetadataStore, config: AppConfig, selector: DeadLetterSelector): Promise<void> {
+  if ('backendName' in selector) return checkBackend(store, config, selector.backendName);
+  if (!('id' in selector)) return;
+  const [row] = await store.cleanup.listDeadLetters({ afterId: selector.id - 1, limit: 1 });
+  if (row?.id !== selector.id) throw new CommandFailure(`no dead letter with id ${selector.id}`);
+}
+
+/** An --id must name a failed event: a missing one, or one still pending, is an error (exit 1). */
+async function checkEventSelector(store: MetadataStore, selector: { id: number } | { all: true }): Promise<void> {
+  if (!('id' in selector)) return;
+  const [failed] = await store.outbox.list({ state: 'failed', afterId: selector.id - 1, limit: 1 });
+  if (failed?.id === selector.id) return;
+  const [any] = await store.outbox.list({ afterId: selector.id - 1, limit: 1 });
+  if (any?.id === selector.id) throw new CommandFailure(`event ${selector.id} is pending, not failed: only failed events can be requeued or purged`);
+  throw new CommandFailure(`no event with id ${selector.id}`);
 }
 
 function backendOf(opts: ListOptions): { backendName?: string } {

@@ -1,48 +1,166 @@
 import type { Command } from 'commander';
-import { createLogger } from '../../logging.js';
-import { openStore } from '../../store/open.js';
 import type { BackendClient } from '../../backends/backend-client.js';
 import { DirectoryBackend } from '../../backends/directory.js';
+import { parseDuration } from '../../config/duration.js';
+import type { AppConfig } from '../../config/types.js';
+import { createLogger, type Logger, type RootLogger } from '../../logging.js';
+import type { MetadataStore } from '../../store/core/store.js';
+import { openStore } from '../../store/open.js';
 import { startWorkers } from '../../workers/index.js';
 import type { CommandContext } from '../context.js';
+import { describeDatabase } from '../database-description.js';
+import { engineChoiceReason } from '../engine-choice.js';
+import { describeError, UsageError } from '../errors.js';
+import { describeOverLimit, overLimitBackends } from '../over-limit.js';
+import { ServiceConfig } from '../service-reload.js';
+import { startSummary } from '../service-summary.js';
+
+const DEFAULT_SUMMARY_INTERVAL = '5m';
 
 /**
- * Runs the service: opens the store as an instance (schema applied, quotas synced), runs the
- * background jobs, and on SIGINT/SIGTERM stops them, flushes usage and closes the database.
+ * Runs the service until SIGINT or SIGTERM; SIGHUP reloads the config. The steps, in order:
+ * open the store → check the backends → start the workers → [the S3 gateway] → wait for a signal →
+ * stop in reverse order. Each step is one function below so the gateway slots in as one more.
  */
 export function registerServe(program: Command, run: (cmd: Command, fn: (ctx: CommandContext) => Promise<void>) => Promise<void>): void {
   program
     .command('serve')
-    .description('run the metadata store and its background workers until SIGINT or SIGTERM')
-    .action((_opts: unknown, cmd: Command) =>
+    .description('run the metadata store and its background workers until SIGINT or SIGTERM (SIGHUP reloads the config)')
+    .option('--summary-interval <duration>', 'how often to log a summary of the work done and the queues', DEFAULT_SUMMARY_INTERVAL)
+    .action((opts: { summaryInterval: string }, cmd: Command) =>
       run(cmd, async (ctx) => {
-        const { config, source } = ctx.config();
-        const logger = createLogger(ctx.options.debug ? 'debug' : config.logging.level, ctx.io.stderr);
-        const store = await openStore(config, { role: 'serve', logger });
-        const clients = new Map<string, BackendClient>();
-        for (const b of config.backends) if (b.directory) clients.set(b.name, new DirectoryBackend(b.name, b.directory));
-        const workers = startWorkers(store, config, clients, logger);
-        logger.info(
-          {
-            config: source,
-            engine: store.db.engine,
-            database: store.db.location,
-            backends: config.backends.map((b) => b.name),
-            reachable: [...clients.keys()],
-          },
-          'serving; SIGINT or SIGTERM stops',
-        );
-        if (config.backends.length === 0) logger.warn({}, 'no backends configured: run `s3-orchestrator init` for a starter config');
-        // The workers' timers do not hold the process open (so tests and commands can exit); this does.
-        const keepAlive = setInterval(() => {}, 60_000);
-        const signal = await new Promise<string>((resolve) => {
-          for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => resolve(s));
-        });
-        clearInterval(keepAlive);
-        logger.info({ signal }, 'stopping');
-        await workers.stop();
-        await store.close();
-        logger.info({}, 'stopped');
+        const summaryMs = parseDuration(opts.summaryInterval);
+        if (summaryMs === undefined || summaryMs <= 0) throw new UsageError(`--summary-interval: ${JSON.stringify(opts.summaryInterval)} is not a duration such as 30s, 5m or 1h`);
+        await serve(ctx, summaryMs);
       }),
     );
+}
+
+async function serve(ctx: CommandContext, summaryMs: number): Promise<void> {
+  const { config, source } = ctx.config();
+  const pinnedLevel = ctx.options.debug ? 'debug' : undefined;
+  const logger = createLogger(pinnedLevel ?? config.logging.level, ctx.io.stderr);
+  const chosenBy = engineChoiceReason(config, source, ctx.io.env);
+  logger.info(
+    { config: source, engine: config.database.driver, database: describeDatabase(config.database), chosenBy },
+    `database: ${config.database.driver} ${describeDatabase(config.database)}; chosen by ${chosenBy}`,
+  );
+
+  // Signals are taken from the start, so a SIGHUP during start-up cannot kill the process.
+  const signals = listenForSignals();
+  try {
+    const store = await openStoreStep(config, logger);
+    try {
+      const clients = await checkBackendsStep(config, store, logger);
+      const workers = startWorkers(store, config, clients, logger);
+      const service = new ServiceConfig(config, { store, workers, logger, ...(pinnedLevel ? { pinnedLevel } : {}) });
+      // [gateway] const gateway = await startGateway({ store, config, backends: clients, logger });
+      //           service.participate((next) => gateway.prepareReload(next));
+      const summary = startSummary(store, workers, logger, summaryMs);
+      logger.info(
+        { config: source, engine: store.db.engine, database: describeDatabase(config.database), backends: config.backends.map((b) => b.name), reachable: [...clients.keys()], pid: process.pid },
+        'serving; SIGHUP reloads the config, SIGINT or SIGTERM stops',
+      );
+      if (config.backends.length === 0) logger.warn({}, `no backends configured: ${ctx.suggest('init')} writes a starter config`);
+
+      const signal = await signals.next({ onReload: () => reloadStep(ctx, service, logger) });
+
+      logger.info({ signal }, 'stopping');
+      summary.stop();
+      // [gateway] await gateway.close();   (stop taking requests before the workers stop)
+      await workers.stop();
+    } finally {
+      await store.close();
+    }
+    logger.info({}, 'stopped');
+  } finally {
+    signals.dispose();
+  }
+}
+
+/** Opens the store as an instance (schema applied, quota limits synced) and warns of over-full backends. */
+async function openStoreStep(config: AppConfig, logger: Logger): Promise<MetadataStore> {
+  const store = await openStore(config, { role: 'serve', logger });
+  try {
+    for (const b of overLimitBackends(await store.quota.totals())) logger.warn({ backend: b.name, limitBytes: b.limitBytes, heldBytes: b.heldBytes }, describeOverLimit(b));
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
+}
+
+/**
+ * The backends the workers (and later the gateway) can reach. Issue 9 items 1 and 3 hook in here:
+ * the directory-backend identity check (refuse to start on an unavailable backend) and the warning,
+ * per backend without a client, that its cleanup rows and intents wait.
+ */
+async function checkBackendsStep(config: AppConfig, _store: MetadataStore, _logger: Logger): Promise<Map<string, BackendClient>> {
+  const clients = new Map<string, BackendClient>();
+  for (const b of config.backends) if (b.directory) clients.set(b.name, new DirectoryBackend(b.name, b.directory));
+  return clients;
+}
+
+/**
+ * SIGHUP: reads the config file again; a file that does not load or validate changes nothing (one
+ * error line), otherwise the reloadable parts switch and one line says what changed.
+ */
+async function reloadStep(ctx: CommandContext, service: ServiceConfig, logger: RootLogger): Promise<void> {
+  let next: AppConfig;
+  try {
+    next = ctx.config().config;
+  } catch (err) {
+    logger.error({ err: describeError(err, false).replace(/^error: /, '') }, 'config reload refused: nothing changed');
+    return;
+  }
+  try {
+    const report = await service.reload(next);
+    logger.info(
+      { applied: report.applied, needsRestart: report.needsRestart },
+      `config reloaded: ${report.applied.length === 0 ? 'nothing to change' : `applied ${report.applied.join(', ')}`}${report.needsRestart.length > 0 ? `; changes to ${report.needsRestart.join(', ')} take effect after a restart` : ''}`,
+    );
+  } catch (err) {
+    logger.error({ err: describeError(err, false).replace(/^error: /, '') }, 'config reload failed: nothing changed');
+  }
+}
+
+interface SignalWaiter {
+  /** Resolves with SIGINT or SIGTERM; runs `onReload` for each SIGHUP meanwhile, one at a time. */
+  next(handlers: { onReload: () => Promise<void> }): Promise<string>;
+  dispose(): void;
+}
+
+function listenForSignals(): SignalWaiter {
+  let stop: ((signal: string) => void) | undefined;
+  let stopped: string | undefined;
+  let reload: (() => Promise<void>) | undefined;
+  let reloading = Promise.resolve();
+  const onStop = (signal: NodeJS.Signals) => {
+    stopped ??= signal;
+    stop?.(signal);
+  };
+  const onHup = () => {
+    // Before the service is up there is nothing to reload yet; the file is read at start anyway.
+    if (reload) reloading = reloading.then(reload);
+  };
+  process.on('SIGINT', onStop);
+  process.on('SIGTERM', onStop);
+  process.on('SIGHUP', onHup);
+  // The workers' timers do not hold the process open (so tests and commands can exit); this does.
+  const keepAlive = setInterval(() => {}, 60_000);
+  return {
+    async next(handlers) {
+      reload = handlers.onReload;
+      const signal = stopped ?? (await new Promise<string>((resolve) => (stop = resolve)));
+      reload = undefined;
+      await reloading; // a reload in progress finishes before the stop
+      return signal;
+    },
+    dispose() {
+      clearInterval(keepAlive);
+      process.off('SIGINT', onStop);
+      process.off('SIGTERM', onStop);
+      process.off('SIGHUP', onHup);
+    },
+  };
 }

@@ -8,7 +8,8 @@ import { utcMonth } from '../../store/core/usage-meter.js';
 import { openStore } from '../../store/open.js';
 import { SCHEMA_VERSION } from '../../store/sqlite/schema.js';
 import type { CommandContext } from '../context.js';
-import { formatAge, utilisationBar } from '../output.js';
+import { describeDatabase } from '../database-description.js';
+import { formatAge, plural, utilisationBar } from '../output.js';
 
 interface StatusReport {
   engine: string;
@@ -20,7 +21,10 @@ interface StatusReport {
     usedBytes: number;
     orphanBytes: number;
     inflightBytes: number;
+    /** Room left under the limit (0 when over it); null when unlimited. */
     freeBytes: number | null;
+    /** How far used + orphan + in-flight bytes are above the limit (a limit lowered below what the backend holds); 0 when within it. */
+    overLimitBytes: number;
     utilisation: number | null;
     configured: boolean;
     synced: boolean;
@@ -41,7 +45,7 @@ export function registerStatus(program: Command, run: (cmd: Command, fn: (ctx: C
         if (config.database.driver === 'sqlite' && !existsSync(config.database.path)) {
           const report = emptyReport(config);
           if (ctx.out.json) ctx.out.printJson(report);
-          else ctx.out.line(`database ${config.database.path} does not exist yet: it is created on first start (s3-orchestrator serve or migrate)`);
+          else ctx.out.line(`database ${describeDatabase(config.database)} does not exist yet: it is created on first start (${ctx.suggest('serve')} or ${ctx.suggest('migrate')})`);
           return;
         }
         const store = await openStore(config, { role: 'inspect', logger: silentLogger });
@@ -59,7 +63,7 @@ export function registerStatus(program: Command, run: (cmd: Command, fn: (ctx: C
 function emptyReport(config: AppConfig): StatusReport {
   return {
     engine: 'sqlite',
-    database: config.database.driver === 'sqlite' ? config.database.path : '',
+    database: describeDatabase(config.database),
     schema: { current: null, pending: [`sqlite schema ${SCHEMA_VERSION}`] },
     backends: [],
     usage: { period: utcMonth(new Date()), backends: [] },
@@ -75,7 +79,7 @@ async function collect(store: MetadataStore, config: AppConfig): Promise<StatusR
   const period = utcMonth(now);
   if (schema.pending.length > 0) {
     // Tables may be missing or old: show the schema only (s3-orchestrator migrate brings it up to date).
-    return { ...emptyReport(config), engine: store.db.engine, database: store.db.location, schema: { current: schema.current ?? null, pending: schema.pending } };
+    return { ...emptyReport(config), engine: store.db.engine, schema: { current: schema.current ?? null, pending: schema.pending } };
   }
   const [quotas, usage, depths, intents, outbox] = await Promise.all([
     store.quota.totals(),
@@ -84,6 +88,8 @@ async function collect(store: MetadataStore, config: AppConfig): Promise<StatusR
     store.intents.summary(),
     store.outbox.summary(),
   ]);
+  // Backends the workers cannot reach (issue 9 item 3) are to be marked here, from the helper the
+  // backends module exports for it, next to `configured` and `synced`.
   const configured = new Set(config.backends.map((b) => b.name));
   const known = new Set(quotas.map((q) => q.backendName));
   // Backends of the config that no instance has synced yet (the service syncs at start-up).
@@ -92,7 +98,7 @@ async function collect(store: MetadataStore, config: AppConfig): Promise<StatusR
     .map((b) => ({ backendName: b.name, bytesLimit: b.bytesLimit, bytesUsed: 0, orphanBytes: 0, inflightBytes: 0, freeBytes: b.bytesLimit === 0 ? Infinity : b.bytesLimit }));
   return {
     engine: store.db.engine,
-    database: store.db.location,
+    database: describeDatabase(config.database),
     schema: { current: schema.current ?? null, pending: schema.pending },
     backends: [...quotas, ...unsynced].map((q) => ({
       name: q.backendName,
@@ -100,7 +106,8 @@ async function collect(store: MetadataStore, config: AppConfig): Promise<StatusR
       usedBytes: q.bytesUsed,
       orphanBytes: q.orphanBytes,
       inflightBytes: q.inflightBytes,
-      freeBytes: q.bytesLimit === 0 ? null : q.freeBytes,
+      freeBytes: q.bytesLimit === 0 ? null : Math.max(0, q.freeBytes),
+      overLimitBytes: q.bytesLimit === 0 ? 0 : Math.max(0, q.bytesUsed + q.orphanBytes + q.inflightBytes - q.bytesLimit),
       utilisation: q.bytesLimit === 0 ? null : (q.bytesUsed + q.orphanBytes + q.inflightBytes) / q.bytesLimit,
       configured: configured.has(q.backendName),
       synced: known.has(q.backendName),
@@ -126,7 +133,7 @@ function print(ctx: CommandContext, r: StatusReport): void {
   const schemaState = r.schema.pending.length === 0 ? color.green('up to date') : color.yellow(`${r.schema.pending.length} pending: ${r.schema.pending.join(', ')}`);
   line(`${color.bold('schema')}    ${r.schema.current ?? '(none)'}  (${schemaState})`);
   if (r.schema.pending.length > 0) {
-    line('run s3-orchestrator migrate (or start the service) to apply them; the rest of the status needs the current schema');
+    line(`run ${ctx.suggest('migrate')} (or start the service) to apply them; the rest of the status needs the current schema`);
     return;
   }
   line();
@@ -141,7 +148,7 @@ function print(ctx: CommandContext, r: StatusReport): void {
         formatSize(b.usedBytes),
         formatSize(b.orphanBytes),
         formatSize(b.inflightBytes),
-        b.freeBytes === null ? '-' : formatSize(b.freeBytes),
+        b.overLimitBytes > 0 ? color.red(`over limit by ${formatSize(b.overLimitBytes)}`) : b.freeBytes === null ? '-' : formatSize(b.freeBytes),
         b.utilisation === null ? '-' : colourBar(ctx, b.utilisation),
       ]),
       [1, 2, 3, 4, 5],
@@ -154,7 +161,7 @@ function print(ctx: CommandContext, r: StatusReport): void {
   line();
   line(color.bold('queues'));
   const dlq = r.cleanup.deadLetterRows > 0 ? color.red(`${r.cleanup.deadLetterRows} (${formatSize(r.cleanup.deadLetterBytes)})`) : '0';
-  line(`  cleanup queue   ${r.cleanup.queueRows} rows (${formatSize(r.cleanup.queueBytes)})   dead letters ${dlq}`);
+  line(`  cleanup queue   ${plural(r.cleanup.queueRows, 'row')} (${formatSize(r.cleanup.queueBytes)})   dead letters ${dlq}`);
   line(`  intents         ${r.intents.count}${r.intents.oldestAgeMs === null ? '' : ` (oldest ${formatAge(r.intents.oldestAgeMs)})`}`);
   const failed = r.outbox.failed > 0 ? color.red(String(r.outbox.failed)) : '0';
   line(`  outbox          ${r.outbox.pending} pending, ${failed} failed`);

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { formatSize } from '../../config/size.js';
 import type { CommandContext } from '../context.js';
+import { describeDatabase } from '../database-description.js';
 
 export function registerValidate(program: Command, run: (cmd: Command, fn: (ctx: CommandContext) => Promise<void>) => Promise<void>): void {
   program
@@ -10,7 +11,7 @@ export function registerValidate(program: Command, run: (cmd: Command, fn: (ctx:
       run(cmd, async (ctx) => {
         const { config, source } = ctx.config();
         const db = config.database;
-        const where = db.driver === 'sqlite' ? db.path : `${db.user}@${db.host}:${db.port}/${db.database} (ssl ${db.sslMode})`;
+        const where = describeDatabase(db);
         if (ctx.out.json) {
           ctx.out.printJson({
             valid: true,
