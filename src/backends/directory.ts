@@ -47,6 +47,9 @@ export class DirectoryBackend implements BackendClient, AvailabilityProbe {
     await mkdir(this.#tmp, { recursive: true });
     const tmp = join(this.#tmp, randomUUID());
     const file = await open(tmp, 'wx', 0o600);
+    // With autoClose off the stream keeps a reference on the handle until it is destroyed, and
+    // file.close() waits for that reference: without the destroy below, put never returned.
+    const out = file.createWriteStream({ autoClose: false });
     let written = 0;
     try {
       const count = new Transform({
@@ -55,12 +58,14 @@ export class DirectoryBackend implements BackendClient, AvailabilityProbe {
           done(null, chunk);
         },
       });
-      await pipeline(body, count, file.createWriteStream({ autoClose: false }));
+      await pipeline(body, count, out);
       if (written !== sizeBytes) throw new Error(`the body was ${written} bytes; ${sizeBytes} were declared`);
       await file.sync();
+      out.destroy();
       await file.close();
       await this.#renameIntoPlace(tmp, target);
     } catch (err) {
+      out.destroy();
       await file.close().catch(() => {});
       await rm(tmp, { force: true });
       throw err;
