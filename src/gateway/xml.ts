@@ -11,9 +11,12 @@ export interface XmlObject {
   readonly [name: string]: XmlValue;
 }
 
-/** An S3 response document: declaration, root element in the S3 namespace. */
+/**
+ * An S3 response document: declaration, root element in the S3 namespace, except <Error>: S3's error
+ * documents have none, and botocore (awscli, boto3) only reads the code of a root tagged exactly `Error`.
+ */
 export function xmlDocument(root: string, body: XmlObject | string): string {
-  const content = typeof body === 'string' ? body : { '@xmlns': S3_NAMESPACE, ...normalise(body) };
+  const content = typeof body === 'string' ? body : root === 'Error' ? normalise(body) : { '@xmlns': S3_NAMESPACE, ...normalise(body) };
   return `<?xml version="1.0" encoding="UTF-8"?>\n${builder.build({ [root]: typeof content === 'string' ? { '#text': content, '@xmlns': S3_NAMESPACE } : content }) as string}`;
 }
 
