@@ -44,6 +44,8 @@ export class DirectoryBackend implements BackendClient, AvailabilityProbe {
 
   async put(storageKey: string, body: Readable, sizeBytes: number): Promise<void> {
     const target = this.#path(storageKey);
+    // mkdir below would re-create a root that vanished: write only into the marked root.
+    await this.checkAvailable();
     await mkdir(this.#tmp, { recursive: true });
     const tmp = join(this.#tmp, randomUUID());
     const file = await open(tmp, 'wx', 0o600);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DirectoryBackend } from '../../src/backends/directory.js';
+import { checkDirectoryBackends } from '../../src/backends/directory-identity.js';
 import type { BackendClient } from '../../src/backends/backend-client.js';
 import { Secret } from '../../src/config/secret.js';
 import { defaultServerConfig } from '../../src/config/server.js';
@@ -64,6 +65,7 @@ export async function startTestGateway(engine: EngineName, options: TestGatewayO
     buckets: options.buckets ?? [],
   };
   const store = await openStore(config);
+  await checkDirectoryBackends(config, store);
   const backends = new Map<string, BackendClient>([['local', new DirectoryBackend('local', backendDir)]]);
   const gateway = await startGateway({ store, config, backends, credentials: CREDENTIALS, logger: silentLogger });
   const clients: S3Client[] = [];

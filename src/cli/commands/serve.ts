@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
 import type { BackendClient } from '../../backends/backend-client.js';
-import { DirectoryBackend } from '../../backends/directory.js';
+import { backendsWithoutClient, createBackendClients, withoutClientWarning } from '../../backends/backend-clients.js';
+import { checkDirectoryBackends } from '../../backends/directory-identity.js';
+import { provisionCredentials } from '../../gateway/default-credential.js';
+import { startGateway, type Gateway } from '../../gateway/index.js';
 import { parseDuration } from '../../config/duration.js';
 import type { AppConfig } from '../../config/types.js';
 import { createLogger, type Logger, type RootLogger } from '../../logging.js';
@@ -54,8 +57,7 @@ async function serve(ctx: CommandContext, summaryMs: number): Promise<void> {
       const clients = await checkBackendsStep(config, store, logger);
       const workers = startWorkers(store, config, clients, logger);
       const service = new ServiceConfig(config, { store, workers, logger, ...(pinnedLevel ? { pinnedLevel } : {}) });
-      // [gateway] const gateway = await startGateway({ store, config, backends: clients, logger });
-      //           service.participate((next) => gateway.prepareReload(next));
+      const gateway = await startGatewayStep(config, store, clients, logger, ctx.io.env);
       const summary = startSummary(store, workers, logger, summaryMs);
       logger.info(
         { config: source, engine: store.db.engine, database: describeDatabase(config.database), backends: config.backends.map((b) => b.name), reachable: [...clients.keys()], pid: process.pid },
@@ -67,7 +69,8 @@ async function serve(ctx: CommandContext, summaryMs: number): Promise<void> {
 
       logger.info({ signal }, 'stopping');
       summary.stop();
-      // [gateway] await gateway.close();   (stop taking requests before the workers stop)
+      // Stop taking requests before the workers stop: an upload in progress may still commit.
+      await gateway.close();
       await workers.stop();
     } finally {
       await store.close();
@@ -95,10 +98,28 @@ async function openStoreStep(config: AppConfig, logger: Logger): Promise<Metadat
  * the directory-backend identity check (refuse to start on an unavailable backend) and the warning,
  * per backend without a client, that its cleanup rows and intents wait.
  */
-async function checkBackendsStep(config: AppConfig, _store: MetadataStore, _logger: Logger): Promise<Map<string, BackendClient>> {
-  const clients = new Map<string, BackendClient>();
-  for (const b of config.backends) if (b.directory) clients.set(b.name, new DirectoryBackend(b.name, b.directory));
-  return clients;
+async function checkBackendsStep(config: AppConfig, store: MetadataStore, logger: Logger): Promise<Map<string, BackendClient>> {
+  const { created } = await checkDirectoryBackends(config, store);
+  for (const name of created) logger.info({ backend: name, directory: config.backends.find((b) => b.name === name)?.directory }, 'directory backend initialised (identity marker written)');
+  for (const b of backendsWithoutClient(config.backends)) logger.warn({ backend: b.name }, withoutClientWarning(b));
+  return createBackendClients(config.backends);
+}
+
+/** The S3 endpoint: credentials (the config's, or the provisioned admin one), then the listener. */
+async function startGatewayStep(config: AppConfig, store: MetadataStore, backends: ReadonlyMap<string, BackendClient>, logger: Logger, env: NodeJS.ProcessEnv): Promise<Gateway> {
+  const provisioned = await provisionCredentials(config, env);
+  if (provisioned.origin !== 'config') {
+    // Never the secret: the file (0600) or the environment holds it; `credentials` prints it.
+    logger.info(
+      { accessKeyId: provisioned.credentials[0]!.accessKeyId, origin: provisioned.origin, ...(provisioned.file ? { file: provisioned.file } : {}) },
+      provisioned.origin === 'environment'
+        ? 'no credentials in the config: using S3O_ACCESS_KEY_ID / S3O_SECRET_ACCESS_KEY as the admin credential'
+        : `no credentials in the config: the admin credential is kept in ${provisioned.file}`,
+    );
+  }
+  const gateway = await startGateway({ store, config, backends, credentials: provisioned.credentials, logger });
+  logger.info({ endpoint: gateway.url }, `S3 endpoint listening on ${gateway.url}`);
+  return gateway;
 }
 
 /**
