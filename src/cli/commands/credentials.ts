@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { provisionCredentials } from '../../gateway/default-credential.js';
 import type { CommandContext } from '../context.js';
+import { UsageError } from '../errors.js';
 
 /**
  * Prints the credential a client needs for the S3 endpoint, with snippets to paste. This is the one
@@ -11,7 +12,8 @@ export function registerCredentials(program: Command, run: (cmd: Command, fn: (c
   program
     .command('credentials')
     .description('print the S3 endpoint\'s credentials with AWS CLI and rclone snippets (generates the default one if needed)')
-    .action((_opts: unknown, cmd: Command) =>
+    .option('--shell', 'print only `export AWS_...` lines, for eval "$(s3-orchestrator credentials --shell)"')
+    .action((opts: { shell?: boolean }, cmd: Command) =>
       run(cmd, async (ctx) => {
         const { config } = ctx.config();
         const provisioned = await provisionCredentials(config, ctx.io.env);
@@ -24,6 +26,7 @@ export function registerCredentials(program: Command, run: (cmd: Command, fn: (c
             return;
           }
           ctx.out.line(`endpoint: ${endpoint}  (region ${region})`);
+          if (opts.shell) throw new UsageError('--shell prints the generated or environment credential; this config declares its own credentials (their secrets are in the config file)');
           ctx.out.line('the credentials come from the config file (their secrets are there):');
           ctx.out.table(['ACCESS KEY ID', 'PERMISSION', 'BUCKETS'], rows);
           return;
@@ -31,6 +34,10 @@ export function registerCredentials(program: Command, run: (cmd: Command, fn: (c
         const credential = provisioned.credentials[0]!;
         const id = credential.accessKeyId;
         const secret = credential.secretAccessKey.reveal();
+        if (opts.shell) {
+          ctx.out.line(`export AWS_ACCESS_KEY_ID=${shellQuote(id)} AWS_SECRET_ACCESS_KEY=${shellQuote(secret)} AWS_DEFAULT_REGION=${shellQuote(region)}`);
+          return;
+        }
         if (ctx.options.json) {
           ctx.out.printJson({ endpoint, region, origin: provisioned.origin, file: provisioned.file, accessKeyId: id, secretAccessKey: secret });
           return;
@@ -51,4 +58,9 @@ export function registerCredentials(program: Command, run: (cmd: Command, fn: (c
         }
       }),
     );
+}
+
+/** Single quotes keep every character literal in POSIX shells. */
+function shellQuote(value: string): string {
+  return /^[A-Za-z0-9_.\/:-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`;
 }
