@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Sqlite from 'better-sqlite3';
@@ -262,7 +262,7 @@ function expectNoPassword(texts: readonly string[], db: PostgresConfig): void {
 }
 
 function location(db: DatabaseConfig): string {
-  return db.driver === 'sqlite' ? db.path : `postgres://${encodeURIComponent(db.user)}@${db.host}:${db.port}/${encodeURIComponent(db.database)}`;
+  return db.driver === 'sqlite' ? db.path : `postgres://${encodeURIComponent(db.user)}@${db.host}:${db.port}/${encodeURIComponent(db.database)}?sslmode=${db.sslMode}`;
 }
 
 function schemaName(engine: EngineName): string {
@@ -278,10 +278,12 @@ describe('s3-orchestrator init and validate', () => {
     const first = await cli(['init'], { cwd });
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toContain('wrote s3-orchestrator.yaml');
-    expect(first.stdout).toContain('next: s3-orchestrator validate --config s3-orchestrator.yaml');
+    // not installed globally (cleanEnv's PATH has no s3-orchestrator), and the default file needs no --config
+    expect(first.stdout).toContain('next: npx s3-orchestrator validate, then npx s3-orchestrator serve\n');
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const starter = readFileSync(file, 'utf8');
-    expect(starter).toMatch(/^database:\n(.*\n)*\s+driver: sqlite/m);
+    expect(starter).toMatch(/^database:\n/m);
+    expect(starter).toMatch(/^ {2}# path: \.\/data\/s3-orchestrator\.db$/m); // SQLite's keys: commented, their defaults shown
 
     writeFileSync(file, 'placement: spread\n');
     const again = await cli(['init'], { cwd });
@@ -302,15 +304,15 @@ describe('s3-orchestrator init and validate', () => {
     // validate without --config reads ./s3-orchestrator.yaml
     const [valid, validJson] = await Promise.all([cli(['validate'], { cwd }), cli(['validate', '--json', '--config', 'other.yaml'], { cwd })]);
     expect(valid.code, valid.stderr).toBe(0);
-    expect(valid.stdout).toContain('ok: s3-orchestrator.yaml is valid');
+    expect(valid.stdout).toContain(`ok: ${file} is valid`);
     expect(valid.stdout).toMatch(/^ {2}engine +sqlite$/m);
-    expect(valid.stdout).toMatch(/^ {2}database +\.\/data\/s3-orchestrator\.db$/m);
+    expect(valid.stdout).toContain(`  database   ${join(cwd, 'data', 's3-orchestrator.db')}\n`);
     expect(valid.stdout).toMatch(/^ {2}backends +local \(10 GiB\)$/m);
     expect(valid.stdout).toMatch(/^ {2}placement +pack$/m);
     expect(valid.stderr).toBe('');
     expect(json(validJson)).toMatchObject({
       valid: true,
-      source: 'other.yaml',
+      source: join(cwd, 'other.yaml'),
       engine: 'sqlite',
       backends: [{ name: 'local', bytesLimit: 10 * 1024 * MiB }],
       notificationEndpoints: [],
@@ -319,6 +321,46 @@ describe('s3-orchestrator init and validate', () => {
     expect(existsSync(join(cwd, 'data', 's3-orchestrator.db'))).toBe(false);
     // the config will hold secrets: the written file is 0600 whether it was created or overwritten
     expect(modeAfterForce.toString(8)).toBe('600');
+  });
+
+  it('the starter config switches to PostgreSQL by uncommenting one line, and documents the server, credentials and buckets sections', async () => {
+    const cwd = tempDir();
+    expect((await cli(['init'], { cwd })).code).toBe(0);
+    const starter = readFileSync(join(cwd, 's3-orchestrator.yaml'), 'utf8');
+    for (const key of ['listen: 127.0.0.1:9000', 'domain:', 'region:', 'data_dir:', 'access_key_id:', 'secret_access_key: ${S3O_SECRET}', 'buckets: ["*"]', 'permission: admin', 'buckets: [photos]']) {
+      expect(starter).toMatch(new RegExp(`^#.*${key.replace(/[$[\]{}*.()]/g, '\\$&')}`, 'm'));
+    }
+    const lines = starter.split('\n');
+    const urlLine = lines.findIndex((l) => /^ {2}# url: postgres:\/\//.test(l));
+    expect(urlLine).toBeGreaterThan(0);
+    const switched = lines.map((l, i) => (i === urlLine ? l.replace('# url:', 'url:') : l)).join('\n');
+    writeFileSync(join(cwd, 'pg.yaml'), switched);
+    const [asIs, asPostgres] = await Promise.all([
+      cli(['validate'], { cwd }),
+      cli(['validate', '--config', 'pg.yaml'], { cwd, env: cleanEnv({ S3O_DB_PASSWORD: 'Starter-Pw-77' }) }),
+    ]);
+    expect(asIs.stdout).toMatch(/^ {2}engine +sqlite$/m);
+    expect(asPostgres.code, asPostgres.stderr).toBe(0);
+    expect(asPostgres.stdout).toMatch(/^ {2}engine +postgres$/m);
+    expect(asPostgres.stdout).toContain('  database   postgres://s3o@127.0.0.1:5432/s3_orchestrator?sslmode=disable\n');
+    expect(asPostgres.stdout).not.toContain('Starter-Pw-77');
+  });
+
+  it('hints name the plain command when it is installed on PATH, npx otherwise; --config only when needed', async () => {
+    const cwd = tempDir();
+    const binDir = join(cwd, 'global-bin');
+    mkdirSync(binDir);
+    symlinkSync(BIN, join(binDir, 's3-orchestrator'));
+    const globalEnv = cleanEnv({ PATH: `${binDir}:${process.env.PATH ?? ''}` });
+    const [global, local, unknownGroup] = await Promise.all([
+      cli(['init', 'site.yaml'], { cwd, env: globalEnv }),
+      cli(['init', 'other.yaml'], { cwd }),
+      cli(['dlq', 'frobnicate'], { cwd }),
+    ]);
+    expect(global.stdout).toContain('next: s3-orchestrator validate --config site.yaml, then s3-orchestrator serve --config site.yaml\n');
+    expect(local.stdout).toContain('next: npx s3-orchestrator validate --config other.yaml, then npx s3-orchestrator serve --config other.yaml\n');
+    expect(unknownGroup.code).toBe(2);
+    expect(unknownGroup.stderr).toBe("error: unknown command 'frobnicate'\n(npx s3-orchestrator dlq --help lists its commands)\n");
   });
 
   it('validate reports every problem at once with its field path, bad YAML with its position, a missing file; exit 2', async () => {
@@ -359,7 +401,7 @@ describe('s3-orchestrator init and validate', () => {
     expect(bad.code).toBe(2);
     expect(bad.stdout).toBe('');
     const lines = bad.stderr.trimEnd().split('\n');
-    expect(lines[0]).toBe('error: invalid configuration (bad.yaml):');
+    expect(lines[0]).toBe(`error: invalid configuration (${join(cwd, 'bad.yaml')}):`);
     const problems = lines.slice(1).map((l) => l.trim());
     const at = (path: string) => problems.filter((p) => p.startsWith(`${path}: `));
     expect(at('database.driver')).toHaveLength(1);
@@ -379,13 +421,13 @@ describe('s3-orchestrator init and validate', () => {
 
     expect(broken.code).toBe(2);
     expect(broken.stdout).toBe('');
-    expect(broken.stderr).toMatch(/^error: invalid configuration \(broken\.yaml\):\n/);
+    expect(broken.stderr).toMatch(/^error: invalid configuration \(.*broken\.yaml\):\n/);
     expect(broken.stderr).toMatch(/^ {2}YAML syntax error at line 6, column 1: bad indentation/m);
     expect(broken.stderr).not.toContain(secret);
 
     expect(missing.code).toBe(2);
     expect(missing.stdout).toBe('');
-    expect(missing.stderr).toBe('error: invalid configuration (missing.yaml):\n  cannot read config file missing.yaml: file not found\n');
+    expect(missing.stderr).toMatch(/^error: invalid configuration \(.*missing\.yaml\):\n {2}cannot read config file .*missing\.yaml: file not found\n$/);
     expect(missingStatus.code).toBe(2);
     expect(missingStatus.stderr).toContain('cannot read config file missing.yaml: file not found');
   });
@@ -430,7 +472,7 @@ describe('s3-orchestrator on SQLite', () => {
     const { cwd, args } = writeConfig(db);
     const dry = await cli(['migrate', '--dry-run', ...args], { cwd });
     expect(dry.code, dry.stderr).toBe(0);
-    expect(dry.stdout).toBe(`would apply 1:\n  sqlite schema ${SCHEMA_VERSION} (creates ${db.path})\n`);
+    expect(dry.stdout).toBe(`${db.path}: would apply 1 migration:\n  sqlite schema ${SCHEMA_VERSION} (creates the file)\n`);
     expect(existsSync(db.path)).toBe(false);
 
     const first = await cli(['migrate', ...args], { cwd });
@@ -451,8 +493,8 @@ describe('s3-orchestrator on SQLite', () => {
       cli(['intents', 'list', ...args], { cwd }),
       cli(['usage', '--period', '2020-02', ...args], { cwd }),
     ]);
-    expect(json(second)).toEqual({ engine: 'sqlite', location: db.path, applied: [], current: `sqlite schema ${SCHEMA_VERSION}`, pending: [] });
-    expect(dry2.stdout).toBe(`nothing to apply; schema at sqlite schema ${SCHEMA_VERSION}\n`);
+    expect(json(second)).toEqual({ engine: 'sqlite', database: db.path, applied: [], current: `sqlite schema ${SCHEMA_VERSION}`, pending: [] });
+    expect(dry2.stdout).toBe(`${db.path}: nothing to apply; schema at sqlite schema ${SCHEMA_VERSION}\n`);
     expect(cleanup.stdout).toBe('the cleanup queue is empty\n');
     expect(dlq.stdout).toBe('no dead letters\n');
     expect(outbox.stdout).toBe('no events\n');
@@ -467,7 +509,7 @@ describe('s3-orchestrator on SQLite', () => {
     const first = await cli(['migrate', '--json', ...args], { cwd });
     expect(existsSync(db.path)).toBe(true);
     // "print what ran": the dry run said it would apply the schema, so this run applied it
-    expect(json(first)).toEqual({ engine: 'sqlite', location: db.path, applied: [`sqlite schema ${SCHEMA_VERSION}`], current: `sqlite schema ${SCHEMA_VERSION}`, pending: [] });
+    expect(json(first)).toEqual({ engine: 'sqlite', database: db.path, applied: [`sqlite schema ${SCHEMA_VERSION}`], current: `sqlite schema ${SCHEMA_VERSION}`, pending: [] });
   });
 
   it('refuses a file written by a newer version: one-line error, exit 1, file untouched', async () => {
@@ -514,7 +556,9 @@ describe('s3-orchestrator on SQLite', () => {
 
       const second = await cli(['serve', ...args], { cwd });
       expect(second.code).toBe(1);
-      expect(oneLineError(second)).toMatch(/already in use.*single instance.*driver: postgres/);
+      const errors = second.stderr.trimEnd().split('\n').filter((l) => !l.startsWith('{'));
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatch(/^error: .*already in use.*single instance.*driver: postgres/);
     } finally {
       child.kill('SIGTERM');
     }
@@ -579,10 +623,10 @@ describe('s3-orchestrator on PostgreSQL', () => {
 
     const [dry, before] = await Promise.all([cli(['migrate', '--dry-run', ...args], { cwd }), cli(['status', ...args], { cwd })]);
     expect(dry.code, dry.stderr).toBe(0);
-    expect(dry.stdout).toBe(`would apply ${migrations.length}:\n${migrations.map((m) => `  ${m}\n`).join('')}`);
+    expect(dry.stdout).toBe(`${location(db)}: would apply ${migrations.length} migrations:\n${migrations.map((m) => `  ${m}\n`).join('')}`);
     expect(before.code, before.stderr).toBe(0);
     expect(before.stdout).toContain(`schema    (none)  (${migrations.length} pending: ${migrations.join(', ')})`);
-    expect(before.stdout).toContain('run s3-orchestrator migrate');
+    expect(before.stdout).toContain(`run npx s3-orchestrator migrate --config ${args[1]} (or start the service)`);
     const client = pgClient(db);
     await client.connect();
     try {
@@ -599,7 +643,7 @@ describe('s3-orchestrator on PostgreSQL', () => {
       expect(lines[2 * i]).toBe(`applying ${m} ...`);
       expect(lines[2 * i + 1]).toMatch(new RegExp(`^applied  ${m} \\(\\d+ ms\\)$`));
     });
-    expect(lines.at(-1)).toBe(`${migrations.length} migrations applied; schema at ${last}`);
+    expect(lines.at(-1)).toBe(`${location(db)}: ${migrations.length} migrations applied; schema at ${last}`);
 
     const [second, secondJson, dry2, status, validate] = await Promise.all([
       cli(['migrate', ...args], { cwd }),
@@ -609,15 +653,15 @@ describe('s3-orchestrator on PostgreSQL', () => {
       cli(['validate', ...args], { cwd }),
     ]);
     expect(second.code, second.stderr).toBe(0);
-    expect(second.stdout).toBe(`nothing to apply; schema at ${last}\n`);
-    expect(json(secondJson)).toEqual({ engine: 'postgres', location: location(db), applied: [], current: last, pending: [] });
-    expect(dry2.stdout).toBe(`nothing to apply; schema at ${last}\n`);
+    expect(second.stdout).toBe(`${location(db)}: nothing to apply; schema at ${last}\n`);
+    expect(json(secondJson)).toEqual({ engine: 'postgres', database: location(db), applied: [], current: last, pending: [] });
+    expect(dry2.stdout).toBe(`${location(db)}: nothing to apply; schema at ${last}\n`);
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toContain(`engine    postgres  ${location(db)}`);
     expect(status.stdout).toContain(`schema    ${last}  (up to date)`);
     expect(row(status.stdout, 'alpha (not synced yet)')).toEqual(['alpha (not synced yet)', '10 MiB', '0 B', '0 B', '0 B', '10 MiB', '[--------------------] 0%']);
     expect(validate.code, validate.stderr).toBe(0);
-    expect(validate.stdout).toContain(`database   ${db.user}@${db.host}:${db.port}/${db.database} (ssl disable)`);
+    expect(validate.stdout).toContain(`database   ${location(db)}\n`); // the same description as status and migrate
     expectNoPassword(
       [dry, before, first, second, secondJson, dry2, status, validate].flatMap((r) => [r.stdout, r.stderr]),
       db,
@@ -690,7 +734,7 @@ describeEngines('s3-orchestrator operator commands', (engine) => {
     expect(out).toContain(`usage ${utcMonth(new Date())} (UTC month)`);
     expect(out).toMatch(/^ {2}NAME +REQUESTS +EGRESS +INGRESS$/m);
     expect(out).toMatch(/^ {2}alpha +3 +2 KiB +1 KiB$/m);
-    expect(out).toMatch(/^ {2}cleanup queue +1 rows \(1\.5 KiB\) +dead letters 2 \(2 MiB\)$/m);
+    expect(out).toMatch(/^ {2}cleanup queue +1 row \(1\.5 KiB\) +dead letters 2 \(2 MiB\)$/m);
     expect(out).toMatch(/^ {2}intents +1 \(oldest (\d+ms|\d+s)\)$/m);
     expect(out).toMatch(/^ {2}outbox +5 pending, 2 failed$/m);
 
@@ -872,6 +916,69 @@ describeEngines('s3-orchestrator operator commands', (engine) => {
     expect(pending.map((e) => e.id)).toContain(first);
     expect(pending.map((e) => e.id)).not.toContain(second);
     expect(pending.find((e) => e.id === first)!.attempts).toBe(0);
+  });
+
+  it('ids that do not exist exit 1 naming them; an unknown --backend exits 2 naming the configured backends', async () => {
+    const db = await createTestDatabase(engine);
+    const seeded = await seed(db);
+    const { cwd, args } = writeConfig(db);
+    const missing = seeded.deadAlpha + seeded.deadBeta + 1000;
+    const pendingEvent = (await (async () => {
+      const store = await openStore(seedConfig(db), { role: 'inspect' });
+      try {
+        return (await store.outbox.list({ state: 'pending', limit: 1 }))[0]!.id;
+      } finally {
+        await store.close();
+      }
+    })());
+    // One after another: eight binaries at once can outlast cli()'s timeout on a loaded machine.
+    const runs: Result[] = [];
+    for (const command of [
+      ['dlq', 'requeue', '--id', String(missing)],
+      ['dlq', 'purge', '--id', String(missing), '--yes'],
+      ['outbox', 'requeue', '--id', '999999'],
+      ['outbox', 'purge', '--id', '999999'],
+      ['outbox', 'requeue', '--id', String(pendingEvent)],
+      ['cleanup', 'list', '--backend', 'gamma'],
+      ['dlq', 'list', '--backend', 'gamma'],
+      ['dlq', 'purge', '--backend', 'gamma', '--yes'],
+    ]) {
+      runs.push(await cli([...command, ...args], { cwd }));
+    }
+    const [requeue, purge, eventRequeue, eventPurge, eventPending, cleanupList, dlqList, dlqPurge] = runs as [Result, Result, Result, Result, Result, Result, Result, Result];
+    for (const r of [requeue, purge]) {
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(oneLineError(r)).toBe(`error: no dead letter with id ${missing}`);
+    }
+    for (const r of [eventRequeue, eventPurge]) {
+      expect(r.code).toBe(1);
+      expect(oneLineError(r)).toBe('error: no event with id 999999');
+    }
+    expect(eventPending.code).toBe(1);
+    expect(oneLineError(eventPending)).toBe(`error: event ${pendingEvent} is pending, not failed: only failed events can be requeued or purged`);
+    for (const r of [cleanupList, dlqList, dlqPurge]) {
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(oneLineError(r)).toBe('error: --backend: no backend named "gamma" (configured: alpha, beta)');
+    }
+    // Nothing was touched.
+    expect(json<unknown[]>(await cli(['dlq', 'list', '--json', ...args], { cwd }))).toHaveLength(2);
+  });
+
+  it('a limit lowered below what a backend holds: quota sync warns, status shows it over its limit', async () => {
+    const db = await createTestDatabase(engine);
+    await seed(db); // alpha holds 3 MiB used + 2 MiB 1.5 KiB orphan + 4 KiB in flight
+    const { cwd, args } = writeConfig(db, configYaml(db).replace('bytes_limit: 10MiB', 'bytes_limit: 4MiB'));
+    const sync = await cli(['quota', 'sync', ...args], { cwd });
+    expect(sync.code, sync.stderr).toBe(0);
+    expect(sync.stdout).toBe('alpha: limit 4 MiB\nbeta: limit unlimited\nsynced 2 backends\n');
+    expect(sync.stderr).toBe('warning: backend alpha holds 5.01 MiB, more than its limit of 4 MiB: it takes no new writes until 1.01 MiB are deleted\n');
+    const [text, asJson] = await Promise.all([cli(['status', ...args], { cwd }), cli(['status', '--json', ...args], { cwd })]);
+    expect(row(text.stdout, 'alpha')[5]).toBe('over limit by 1.01 MiB');
+    expect(text.stdout).not.toMatch(/ -\d/); // no negative sizes
+    const alpha = json<{ backends: { name: string; freeBytes: number; overLimitBytes: number }[] }>(asJson).backends[0]!;
+    expect(alpha).toMatchObject({ name: 'alpha', freeBytes: 0, overLimitBytes: 3 * MiB + 2 * MiB + 1536 + 4 * KiB - 4 * MiB });
   });
 
   it('quota sync, and quota reconcile --dry-run / without --yes / with --yes after a counter drifted', async () => {
