@@ -43,6 +43,8 @@ const parser = new XMLParser({
   trimValues: false,
   removeNSPrefix: true,
   processEntities: true,
+  // Character references (&#34;): Go's encoding/xml (rclone, aws-sdk-go) writes the ETag's quotes so.
+  htmlEntities: true,
   isArray: (name) => name === 'Part' || name === 'Object',
 });
 
