@@ -34,8 +34,6 @@ const CHECKSUM_ALGORITHMS = ['crc32', 'crc32c', 'crc64nvme', 'sha1', 'sha256'] a
 /** One authenticated request on its way through an operation. */
 export class S3Context {
   #continued = false;
-  /** Whether the operation took the request body (if not, the connection is closed after an error). */
-  bodyConsumed = false;
 
   constructor(
     readonly deps: GatewayDeps,
@@ -97,7 +95,6 @@ export class S3Context {
   /** The request body, decoded and verified as it streams (signatures, SHA-256, Content-MD5, checksums). */
   openBody(decodedLength: number): VerifiedBody {
     this.continue();
-    this.bodyConsumed = true;
     const checksumHeaders: Record<string, string> = {};
     for (const algorithm of CHECKSUM_ALGORITHMS) {
       const value = this.header(`x-amz-checksum-${algorithm}`);

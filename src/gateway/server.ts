@@ -41,15 +41,13 @@ async function handleRequest(deps: GatewayDeps, req: IncomingMessage, res: Serve
   const rawPath = q < 0 ? url : url.slice(0, q);
   const rawQuery = q < 0 ? '' : url.slice(q + 1);
   const method = req.method ?? 'GET';
-  let ctx: S3Context | undefined;
   let r: Route | undefined;
   try {
     const auth = verifySignature({ method, rawPath, rawQuery, headers: req.headers }, (id) => deps.access.secretFor(id), new Date());
     const credential = deps.access.credential(auth.accessKeyId);
     r = withCopySource(route(method, rawPath, rawQuery, virtualHostBucket(req.headers.host, deps.config.server.domain)), headerValue(req, 'x-amz-copy-source'));
     deps.access.authorize(credential, r.operation, r.bucket);
-    ctx = new S3Context(deps, req, res, requestId, r, credential, auth);
-    await OPERATIONS[r.operation](ctx);
+    await OPERATIONS[r.operation](new S3Context(deps, req, res, requestId, r, credential, auth));
   } catch (err) {
     const s3 = toS3Error(err);
     logFailure(deps.logger, s3, requestId, r);
@@ -57,8 +55,9 @@ async function handleRequest(deps: GatewayDeps, req: IncomingMessage, res: Serve
       // The status line is gone: the only honest signal left is to cut the connection.
       res.destroy();
     } else {
-      // An unread body would otherwise be read and discarded (or never sent, after Expect): close instead.
-      if (!(ctx?.bodyConsumed ?? false) && hasBody(req)) res.setHeader('Connection', 'close');
+      // A body not read to its end would otherwise be read and discarded (or never sent, after
+      // Expect: 100-continue): close the connection instead.
+      if (hasBody(req)) res.setHeader('Connection', 'close');
       sendError(res, s3, method, resourceOf(rawPath), requestId);
     }
   } finally {
