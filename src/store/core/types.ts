@@ -59,6 +59,8 @@ export interface ListObjectsInput {
   readonly prefix?: string;
   readonly delimiter?: string;
   readonly startAfter?: string;
+  /** `startAfter` is a common prefix: every key under it is skipped too (ListObjects v1 markers). */
+  readonly startAfterRolledUp?: boolean;
   readonly continuationToken?: string;
   /** 0..1000, default 1000. */
   readonly maxKeys?: number;
