@@ -347,7 +347,7 @@ describe('objects: conditional GET/HEAD', () => {
   it('If-Match / If-Unmodified-Since failures are 412 PreconditionFailed, also with Range', async () => {
     const { tg, s3, etag, modified } = await setup();
     const past = new Date(modified.getTime() - 3600_000);
-    for (const headers of [{ 'if-match': '"0123"' }, { 'if-unmodified-since': httpDate(past) }, { 'if-match': '"0123"', range: 'bytes=0-3' }]) {
+    for (const headers of <Record<string, string>[]>[{ 'if-match': '"0123"' }, { 'if-unmodified-since': httpDate(past) }, { 'if-match': '"0123"', range: 'bytes=0-3' }]) {
       const r = await raw(tg, { method: 'GET', path: '/bkt1/c', headers });
       expect(r.status, JSON.stringify(headers)).toBe(412);
       expect(xmlCode(r.body)).toBe('PreconditionFailed');
@@ -366,7 +366,7 @@ describe('objects: conditional GET/HEAD', () => {
   it('If-None-Match match / If-Modified-Since unchanged are 304 with no body, also with Range', async () => {
     const { tg, s3, etag, modified } = await setup();
     const future = new Date(modified.getTime() + 3600_000);
-    for (const headers of [{ 'if-none-match': etag }, { 'if-none-match': '*' }, { 'if-modified-since': httpDate(future) }, { 'if-none-match': etag, range: 'bytes=1-2' }]) {
+    for (const headers of <Record<string, string>[]>[{ 'if-none-match': etag }, { 'if-none-match': '*' }, { 'if-modified-since': httpDate(future) }, { 'if-none-match': etag, range: 'bytes=1-2' }]) {
       const r = await raw(tg, { method: 'GET', path: '/bkt1/c', headers });
       expect(r.status, JSON.stringify(headers)).toBe(304);
       expect(r.body.length).toBe(0);
