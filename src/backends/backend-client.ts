@@ -6,6 +6,13 @@ export interface ByteRange {
   readonly end: number;
 }
 
+/** A multipart upload as the backend knows it. */
+export interface MultipartHandle {
+  readonly storageKey: string;
+  /** What createMultipart returned. */
+  readonly backendUploadId: string;
+}
+
 /** One part of a multipart object, in the order the object is made of. */
 export interface PartRef {
   readonly storageKey: string;
@@ -39,10 +46,20 @@ export interface BackendClient extends BackendHousekeeping {
   /** The bytes at `storageKey` (or a range of them). Throws BackendObjectMissing when there are none. */
   get(storageKey: string, range?: ByteRange): Promise<Readable>;
   /**
-   * Makes the object at `storageKey` out of `parts`, in order, without moving the bytes through the
-   * gateway. Afterwards deleting `storageKey` deletes the parts too.
+   * Opens a multipart upload of the object that will live at `storageKey`. The returned id names
+   * it on the backend ('' for a backend that needs none: the directory backend keeps parts as files).
    */
-  assembleParts(storageKey: string, parts: readonly PartRef[]): Promise<void>;
+  createMultipart(storageKey: string): Promise<string>;
+  /** Stores one part: exactly `part.sizeBytes` bytes from `body`, durable when the promise resolves. */
+  putPart(upload: MultipartHandle, part: PartRef & { readonly partNumber: number }, body: Readable): Promise<void>;
+  /**
+   * Makes the object at `upload.storageKey` out of `parts`, in order, without moving the bytes
+   * through the gateway (S3: CompleteMultipartUpload; directory: a part list). Afterwards deleting
+   * the object's storage key deletes its parts too.
+   */
+  completeMultipart(upload: MultipartHandle, parts: readonly (PartRef & { readonly partNumber: number; readonly etag: string })[]): Promise<void>;
+  /** Drops the backend's side of an upload (its parts). Idempotent. */
+  abortMultipart(upload: MultipartHandle): Promise<void>;
   /** The byte range of part `partNumber` of a multipart object (GET ?partNumber); undefined when there is no such part. */
   partRange(storageKey: string, partNumber: number): Promise<ByteRange | undefined>;
 }

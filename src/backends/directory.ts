@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { multipartEtag } from '../store/core/multipart-etag.js';
-import { BackendObjectMissing, type BackendClient, type ByteRange, type PartRef } from './backend-client.js';
+import { BackendObjectMissing, type BackendClient, type ByteRange, type MultipartHandle, type PartRef } from './backend-client.js';
 import type { AvailabilityProbe } from './backend-unavailable.js';
 import { assertMarkerPresent } from './directory-identity.js';
 import { storageKeyPath } from './directory-paths.js';
@@ -136,7 +136,23 @@ export class DirectoryBackend implements BackendClient, AvailabilityProbe {
     return 'deleted';
   }
 
-  async assembleParts(storageKey: string, parts: readonly PartRef[]): Promise<void> {
+  async createMultipart(): Promise<string> {
+    return '';
+  }
+
+  /** A part is a file of its own (the store gives it a storage key); completion lists them. */
+  async putPart(_upload: MultipartHandle, part: PartRef, body: Readable): Promise<void> {
+    await this.put(part.storageKey, body, part.sizeBytes);
+  }
+
+  async completeMultipart(upload: MultipartHandle, parts: readonly PartRef[]): Promise<void> {
+    await this.#writePartList(upload.storageKey, parts);
+  }
+
+  /** Nothing to do: the store queues the parts' storage keys for deletion. */
+  async abortMultipart(): Promise<void> {}
+
+  async #writePartList(storageKey: string, parts: readonly PartRef[]): Promise<void> {
     for (const part of parts) {
       const info = await stat(this.#path(part.storageKey)).catch((err: unknown) => {
         if (isMissing(err)) throw new BackendObjectMissing(this.name, part.storageKey);

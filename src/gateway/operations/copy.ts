@@ -2,13 +2,13 @@ import { pipeline } from 'node:stream/promises';
 import type { ObjectInfo } from '../../store/core/types.js';
 import { md5Tap, openCopy, writeCandidates, writeIntent } from '../backend-io.js';
 import type { ByteRange } from '../../backends/backend-client.js';
-import type { BackendClient } from '../../backends/backend-client.js';
+import type { Readable } from 'node:stream';
 import { checkConditions } from '../conditions.js';
 import type { S3Context } from '../context.js';
 import { S3Error } from '../errors.js';
 import { metadataFromRequest } from '../object-metadata.js';
 import { sendXml } from '../respond.js';
-import { beginPartFor } from './multipart.js';
+import { beginPartFor, handleOf, uploadOf } from './multipart.js';
 
 interface CopySource {
   readonly bucket: string;
@@ -61,14 +61,13 @@ async function copySource(ctx: S3Context): Promise<CopySource> {
   return { bucket, key, info };
 }
 
-/** Streams a source copy (or a range of it) into a backend, returning the MD5 of the bytes. */
-async function copyBytes(ctx: S3Context, source: ObjectInfo, backend: BackendClient, storageKey: string, range?: ByteRange): Promise<string> {
+/** Streams a source copy (or a range of it) into `store`, returning the MD5 of the bytes. */
+async function copyBytes(ctx: S3Context, source: ObjectInfo, range: ByteRange | undefined, store: (stream: Readable) => Promise<void>): Promise<string> {
   const { stream } = await openCopy(ctx.deps, source.copies, range);
   const tap = md5Tap();
   const piping = pipeline(stream, tap.stream);
   piping.catch(() => {});
-  const size = range ? range.end - range.start + 1 : source.sizeBytes;
-  await backend.put(storageKey, tap.stream, size);
+  await store(tap.stream);
   await piping;
   return tap.hex();
 }
@@ -103,7 +102,7 @@ export async function copyObject(ctx: S3Context): Promise<void> {
     ctx.deps,
     intent,
     async (backend) => {
-      md5 = await copyBytes(ctx, source.info, backend, intent.storageKey);
+      md5 = await copyBytes(ctx, source.info, undefined, (stream) => backend.put(intent.storageKey, stream, source.info.sizeBytes));
     },
     () => store.objects.commitWrite(intent, { etag: `"${md5}"` }),
   );
@@ -112,16 +111,19 @@ export async function copyObject(ctx: S3Context): Promise<void> {
 
 /** UploadPartCopy: a part made of (a range of) an existing object. */
 export async function uploadPartCopy(ctx: S3Context): Promise<void> {
+  const upload = await uploadOf(ctx);
   const source = await copySource(ctx);
   const range = copyRange(ctx.header('x-amz-copy-source-range'), source.info.sizeBytes);
   const size = range ? range.end - range.start + 1 : source.info.sizeBytes;
-  const intent = await beginPartFor(ctx, size);
+  const intent = await beginPartFor(ctx, size, upload);
   let md5 = '';
   const part = await writeIntent(
     ctx.deps,
     intent,
     async (backend) => {
-      md5 = await copyBytes(ctx, source.info, backend, intent.storageKey, range);
+      md5 = await copyBytes(ctx, source.info, range, (stream) =>
+        backend.putPart(handleOf(upload), { partNumber: intent.partNumber!, storageKey: intent.storageKey, sizeBytes: size }, stream),
+      );
     },
     () => ctx.deps.store.multipart.commitPart(intent, { etag: `"${md5}"` }),
   );

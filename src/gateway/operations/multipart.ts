@@ -1,3 +1,4 @@
+import type { MultipartHandle } from '../../backends/backend-client.js';
 import type { MultipartUpload, WriteIntent } from '../../store/core/types.js';
 import { InvalidArgumentError, NotFoundError } from '../../store/core/errors.js';
 import { backendOf, writeCandidates, writeIntent } from '../backend-io.js';
@@ -16,6 +17,8 @@ export async function createMultipartUpload(ctx: S3Context): Promise<void> {
   await ctx.deps.buckets.require(ctx.bucket);
   const { contentType, userMetadata } = metadataFromRequest(ctx.req.headers);
   const upload = await ctx.deps.store.multipart.createUpload({ objectKey: ctx.objectKey, contentType, userMetadata, candidates: writeCandidates(ctx.deps) });
+  // The directory backend needs no backend-side upload ('' id); S3 backends open a native one here.
+  await backendOf(ctx.deps, upload.backendName).createMultipart(upload.storageKey);
   sendXml(ctx.res, 200, 'InitiateMultipartUploadResult', { Bucket: ctx.bucket, Key: ctx.key, UploadId: upload.uploadId });
 }
 
@@ -46,8 +49,7 @@ function partNumberOf(ctx: S3Context): number {
 }
 
 /** Admits a part of `size` bytes for the URL's upload and part number. */
-export async function beginPartFor(ctx: S3Context, size: number): Promise<WriteIntent> {
-  const upload = await uploadOf(ctx);
+export async function beginPartFor(ctx: S3Context, size: number, upload: MultipartUpload): Promise<WriteIntent> {
   const partNumber = partNumberOf(ctx);
   if (size > MAX_PART_BYTES) throw new S3Error('EntityTooLarge', undefined, { extra: { ProposedSize: String(size), MaxSizeAllowed: String(MAX_PART_BYTES) } });
   try {
@@ -60,12 +62,13 @@ export async function beginPartFor(ctx: S3Context, size: number): Promise<WriteI
 
 export async function uploadPart(ctx: S3Context): Promise<void> {
   const size = ctx.declaredLength();
-  const intent = await beginPartFor(ctx, size);
+  const upload = await uploadOf(ctx);
+  const intent = await beginPartFor(ctx, size, upload);
   const body = ctx.openBody(size);
   const { part, checksums } = await writeIntent(
     ctx.deps,
     intent,
-    (backend) => backend.put(intent.storageKey, body.stream, size),
+    (backend) => backend.putPart(handleOf(upload), { partNumber: intent.partNumber!, storageKey: intent.storageKey, sizeBytes: size }, body.stream),
     async () => {
       const digest = await body.done;
       try {
@@ -112,7 +115,10 @@ export async function completeMultipartUpload(ctx: S3Context): Promise<void> {
     return p;
   });
   // The backend makes the object out of its parts before the metadata names it.
-  await backendOf(ctx.deps, upload.backendName).assembleParts(upload.storageKey, parts.map((p) => ({ storageKey: p.storageKey, sizeBytes: p.sizeBytes })));
+  await backendOf(ctx.deps, upload.backendName).completeMultipart(
+    handleOf(upload),
+    parts.map((p, i) => ({ partNumber: requested[i]!.partNumber, storageKey: p.storageKey, sizeBytes: p.sizeBytes, etag: p.etag })),
+  );
   let result;
   try {
     result = await ctx.deps.store.multipart.completeUpload(upload.uploadId, requested);
@@ -131,6 +137,7 @@ export async function completeMultipartUpload(ctx: S3Context): Promise<void> {
 
 export async function abortMultipartUpload(ctx: S3Context): Promise<void> {
   const upload = await uploadOf(ctx);
+  await backendOf(ctx.deps, upload.backendName).abortMultipart(handleOf(upload));
   try {
     await ctx.deps.store.multipart.abortUpload(upload.uploadId);
   } catch (err) {
@@ -177,16 +184,24 @@ export async function listMultipartUploads(ctx: S3Context): Promise<void> {
   let truncated = false;
   let nextKey: string | undefined = keyMarker === '' ? undefined : base + keyMarker;
   let nextUploadId: string | undefined = uploadIdMarker === '' ? undefined : uploadIdMarker;
+  // A key-marker that is a common prefix (a previous page ended on it) skips every upload under it.
+  const markerIsPrefix = delimiter !== '' && keyMarker !== '' && keyMarker.startsWith(prefix) && keyMarker.indexOf(delimiter, prefix.length) === keyMarker.length - delimiter.length;
+  let lastEntry: { key: string; uploadId?: string } | undefined;
   // Uploads under a common prefix roll into it; page through the store until the page is full.
   while (uploads.length + prefixes.length < maxUploads) {
     const page = await ctx.deps.store.multipart.listUploads({ prefix: base + prefix, keyMarker: nextKey, uploadIdMarker: nextUploadId, maxUploads: maxUploads - uploads.length - prefixes.length });
     for (const u of page.uploads) {
       const key = u.objectKey.slice(base.length);
+      if (markerIsPrefix && key.startsWith(keyMarker)) continue;
       const at = delimiter === '' ? -1 : key.indexOf(delimiter, prefix.length);
       if (at >= 0) {
         const p = key.slice(0, at + delimiter.length);
         if (prefixes.at(-1) !== p) prefixes.push(p);
-      } else uploads.push(u);
+        lastEntry = { key: p };
+      } else {
+        uploads.push(u);
+        lastEntry = { key, uploadId: u.uploadId };
+      }
     }
     truncated = page.isTruncated;
     if (!page.isTruncated) break;
@@ -194,13 +209,13 @@ export async function listMultipartUploads(ctx: S3Context): Promise<void> {
     nextUploadId = page.nextUploadIdMarker;
   }
   const o = owner(ctx);
-  const last = uploads.at(-1);
+  // The page may end on a common prefix: the next page starts after it (no upload id then).
   sendXml(ctx.res, 200, 'ListMultipartUploadsResult', {
     Bucket: ctx.bucket,
     KeyMarker: encodeKey(keyMarker, urlEncoded),
     UploadIdMarker: uploadIdMarker,
-    NextKeyMarker: truncated && last ? encodeKey(last.objectKey.slice(base.length), urlEncoded) : undefined,
-    NextUploadIdMarker: truncated && last ? last.uploadId : undefined,
+    NextKeyMarker: truncated && lastEntry ? encodeKey(lastEntry.key, urlEncoded) : undefined,
+    NextUploadIdMarker: truncated && lastEntry ? lastEntry.uploadId : undefined,
     Delimiter: delimiter === '' ? undefined : encodeKey(delimiter, urlEncoded),
     Prefix: encodeKey(prefix, urlEncoded),
     EncodingType: urlEncoded ? 'url' : undefined,
@@ -209,6 +224,11 @@ export async function listMultipartUploads(ctx: S3Context): Promise<void> {
     Upload: uploads.map((u) => ({ Key: encodeKey(u.objectKey.slice(base.length), urlEncoded), UploadId: u.uploadId, Initiator: o, Owner: o, StorageClass: 'STANDARD', Initiated: u.createdAt })),
     CommonPrefixes: prefixes.map((p) => ({ Prefix: encodeKey(p, urlEncoded) })),
   });
+}
+
+/** How the backend names an upload (the directory backend needs no id). */
+export function handleOf(upload: MultipartUpload): MultipartHandle {
+  return { storageKey: upload.storageKey, backendUploadId: '' };
 }
 
 export function intParam(ctx: S3Context, name: string, fallback: number, max: number): number {
