@@ -435,6 +435,56 @@ describe('STREAMING-UNSIGNED-PAYLOAD-TRAILER from @aws-sdk/client-s3', () => {
   });
 });
 
+describe('over a real socket (node:http IncomingMessage as the source)', () => {
+  it('an SDK upload verifies as it streams; a client that disconnects mid-body → IncompleteBody', async () => {
+    const results: Array<Promise<BodyDigest>> = [];
+    const server = http.createServer((req, res) => {
+      const auth = verifySignature({ method: req.method!, rawPath: req.url!.split('?')[0]!, rawQuery: req.url!.split('?')[1] ?? '', headers: req.headers }, secretFor, new Date());
+      const chunked = req.headers['content-encoding'] === 'aws-chunked';
+      const verified = openRequestBody(req, {
+        payloadHash: auth.payloadHash,
+        decodedLength: Number(chunked ? req.headers['x-amz-decoded-content-length'] : req.headers['content-length']),
+        trailer: req.headers['x-amz-trailer'] as string | undefined,
+        auth,
+      });
+      verified.stream.resume();
+      results.push(verified.done);
+      verified.done.then(
+        () => res.end(),
+        (error: S3Error) => {
+          res.statusCode = error.status ?? 500;
+          res.end();
+        },
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const object = randomBytes(1_000_000);
+      const s3 = new S3Client({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: AKID, secretAccessKey: SECRET } });
+      await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: Readable.from(splitInto(object, 100_000)), ContentLength: object.length }));
+      s3.destroy();
+      expect((await results[0]!).md5Hex).toBe(md5Hex(object));
+
+      // A hand-made client: headers promise 10 000 bytes, 4 000 arrive, then the socket closes.
+      const request = http.request({ port, method: 'PUT', path: '/b/k', headers: { 'content-length': '10000' } });
+      const signedLike = await smithy.sign(
+        new HttpRequest({ method: 'PUT', hostname: '127.0.0.1', port, path: '/b/k', headers: { host: `127.0.0.1:${port}`, 'content-length': '10000', 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } }),
+        { signingDate: new Date() },
+      );
+      for (const [name, value] of Object.entries((signedLike as HttpRequest).headers)) request.setHeader(name, value);
+      request.on('error', () => undefined);
+      request.write(Buffer.alloc(4000));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      request.destroy();
+      await expect(new Promise((resolve) => setTimeout(resolve, 50)).then(() => results[1]!)).rejects.toMatchObject({ code: 'IncompleteBody' });
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
 describe('plain bodies', () => {
   const object = randomBytes(200_000);
 
