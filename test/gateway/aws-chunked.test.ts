@@ -492,6 +492,9 @@ describe('plain bodies', () => {
     const outcome = await run(object, { payloadHash: 'UNSIGNED-PAYLOAD', decodedLength: object.length, contentMd5: md5Base64(object), checksumHeaders: { 'x-amz-checksum-crc32': crc32Base64(object) } });
     expect(outcome.error).toBeUndefined();
     expect(outcome.digest).toEqual({ sizeBytes: object.length, md5Hex: md5Hex(object), checksums: { crc32: crc32Base64(object) } });
+    // x-amz-checksum-type shares the prefix but is not a digest: passing every x-amz-checksum-* header is fine.
+    const typed = await run(object, { payloadHash: 'UNSIGNED-PAYLOAD', decodedLength: object.length, checksumHeaders: { 'x-amz-checksum-type': 'FULL_OBJECT', 'x-amz-checksum-crc32': crc32Base64(object) } });
+    expect(typed.digest?.checksums).toEqual({ crc32: crc32Base64(object) });
   });
 
   it('a hex x-amz-content-sha256: right verifies, wrong → XAmzContentSHA256Mismatch', async () => {

@@ -139,6 +139,8 @@ function planVerification(options: RequestBodyOptions): VerificationPlan {
     if (rawValue === undefined) continue;
     const name = key.toLowerCase();
     const algorithm = name.startsWith(CHECKSUM_HEADER_PREFIX) ? name.slice(CHECKSUM_HEADER_PREFIX.length) : name;
+    // x-amz-checksum-type (FULL_OBJECT/COMPOSITE) and x-amz-checksum-mode share the prefix but carry no digest.
+    if (algorithm === 'type' || algorithm === 'mode') continue;
     if (!isChecksumAlgorithm(algorithm)) throw new S3Error('InvalidRequest', `The checksum algorithm ${algorithm.slice(0, 32)} is not supported.`);
     const value = rawValue.trim();
     if (!isWellFormedChecksum(algorithm, value)) throw new S3Error('InvalidRequest', `Value for x-amz-checksum-${algorithm} header is invalid.`);
