@@ -4,30 +4,20 @@ import { BackendObjectMissing, type BackendClient, type ByteRange } from '../bac
 import type { WriteIntent, ObjectCopy } from '../store/core/types.js';
 import type { GatewayDeps } from './context.js';
 import { S3Error } from './errors.js';
-
-export function backendOf(deps: GatewayDeps, name: string): BackendClient {
-  const backend = deps.backends.get(name);
-  if (!backend) throw new S3Error('ServiceUnavailable', 'The storage holding this object is not reachable from this gateway.');
-  return backend;
-}
-
-/** Backends this gateway can write to, in config order: the store's placement picks among them. */
-export function writeCandidates(deps: GatewayDeps): string[] {
-  return deps.config.backends.map((b) => b.name).filter((name) => deps.backends.has(name));
-}
+import { BackendCircuitOpen } from './routing/backend-router.js';
+import { isBackendFailure } from './routing/circuit-breaker.js';
 
 /**
- * Opens the bytes of an object from the first copy that answers. A copy whose backend is not
- * configured here, or fails, or lost the bytes, is skipped for the next; when none answers the client
- * gets 503 (the metadata says the object exists, so NoSuchKey would be a lie).
+ * Opens the bytes of an object from the first copy that answers (spec §5: reads try each copy in
+ * turn). A copy whose backend is not configured here, is failing, or lost the bytes, is skipped
+ * for the next; when none answers the client gets 503 (the metadata says the object exists, so
+ * NoSuchKey would be a lie).
  */
 export async function openCopy(deps: GatewayDeps, copies: readonly ObjectCopy[], range?: ByteRange): Promise<{ copy: ObjectCopy; stream: Readable }> {
   let lastError: unknown;
-  for (const copy of copies) {
-    const backend = deps.backends.get(copy.backendName);
-    if (!backend) continue;
+  for (const copy of deps.router.readOrder(copies)) {
     try {
-      const stream = await backend.get(copy.storageKey, range);
+      const stream = await deps.router.call(copy.backendName, (backend) => backend.get(copy.storageKey, range));
       deps.store.usage.record(copy.backendName, { apiRequests: 1, egressBytes: range ? range.end - range.start + 1 : copy.sizeBytes });
       return { copy, stream };
     } catch (err) {
@@ -54,29 +44,66 @@ export function md5Tap(): { stream: Transform; hex: () => string } {
   return { stream, hex: () => (digest ??= md5.digest('hex')) };
 }
 
+export interface NewWrite<T> {
+  /** Admits the write on one of `candidates` (the store's placement chooses; NoSpace when none has room). */
+  begin(candidates: string[]): Promise<WriteIntent>;
+  /** Writes the bytes to the chosen backend (from a fresh stream of them for each attempt). */
+  write(backend: BackendClient, intent: WriteIntent): Promise<void>;
+  /** Commits, once the backend holds every byte durably. */
+  commit(intent: WriteIntent): Promise<T>;
+}
+
 /**
- * Writes an admitted intent's bytes and commits, or aborts the intent on any failure: the bytes are
- * then queued for deletion and the prior version stays current (nothing half-done is left). `commit`
- * runs only after the backend holds every byte, durably.
+ * A new object's write with failover (spec §5): admitted on one backend, written, committed; a
+ * backend that fails while the bytes can still be offered again (`canRetry`: a client body within
+ * its replay window, or a copy that re-reads its source) is abandoned for the next candidate,
+ * transparently. Any failure aborts the intent: its bytes are queued for deletion and the prior
+ * version stays current. `clientGone` tells the client's own disconnect apart.
  */
-export async function writeIntent<T>(
-  deps: GatewayDeps,
-  intent: WriteIntent,
-  write: (backend: BackendClient) => Promise<void>,
-  commit: () => Promise<T>,
-): Promise<T> {
+export async function writeWithFailover<T>(deps: GatewayDeps, steps: NewWrite<T>, clientGone: () => boolean, canRetry: () => boolean = () => true): Promise<T> {
+  const tried = new Set<string>();
+  for (;;) {
+    const candidates = deps.router.writeCandidates(tried);
+    if (candidates.length === 0) {
+      throw new S3Error('ServiceUnavailable', 'No backend can take this write right now; please retry.', { headers: { 'Retry-After': '5' } });
+    }
+    const intent = await steps.begin(candidates);
+    try {
+      await deps.router.call(intent.backendName, (backend) => steps.write(backend, intent), clientGone);
+      deps.store.usage.record(intent.backendName, { apiRequests: 1, ingressBytes: intent.sizeBytes });
+      return await steps.commit(intent);
+    } catch (err) {
+      await abortQuietly(deps, intent);
+      const backendFailed = err instanceof BackendCircuitOpen || (isBackendFailure(err) && !clientGone());
+      if (backendFailed && canRetry()) {
+        deps.logger.warn({ backend: intent.backendName, err: (err as Error).message }, 'write failed on a backend before the body was consumed; trying the next');
+        tried.add(intent.backendName);
+        continue;
+      }
+      throw err;
+    }
+  }
+}
+
+/**
+ * A write pinned to its backend (a part of a multipart upload): written and committed, or aborted.
+ */
+export async function writePinned<T>(deps: GatewayDeps, intent: WriteIntent, write: (backend: BackendClient) => Promise<void>, commit: () => Promise<T>, clientGone: () => boolean): Promise<T> {
   try {
-    const backend = backendOf(deps, intent.backendName);
-    await write(backend);
+    await deps.router.call(intent.backendName, write, clientGone);
     deps.store.usage.record(intent.backendName, { apiRequests: 1, ingressBytes: intent.sizeBytes });
     return await commit();
   } catch (err) {
-    try {
-      await deps.store.objects.abortWrite(intent);
-    } catch (abortErr) {
-      // The reaper resolves an intent left pending; the client still gets the original error.
-      deps.logger.warn({ intentId: intent.intentId, err: (abortErr as Error).message }, 'aborting a failed write failed; the reaper will resolve it');
-    }
+    await abortQuietly(deps, intent);
     throw err;
+  }
+}
+
+async function abortQuietly(deps: GatewayDeps, intent: WriteIntent): Promise<void> {
+  try {
+    await deps.store.objects.abortWrite(intent);
+  } catch (abortErr) {
+    // The reaper resolves an intent left pending; the client still gets the original error.
+    deps.logger.warn({ intentId: intent.intentId, err: (abortErr as Error).message }, 'aborting a failed write failed; the reaper will resolve it');
   }
 }

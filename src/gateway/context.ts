@@ -7,6 +7,7 @@ import type { MetadataStore } from '../store/core/store.js';
 import type { AccessControl } from './access.js';
 import type { AuthResult } from './auth/sigv4.js';
 import type { BucketDirectory } from './bucket-directory.js';
+import type { BackendRouter } from './routing/backend-router.js';
 import { S3Error } from './errors.js';
 import type { Route } from './router.js';
 import { openRequestBody, type BodyDigest } from './body/request-body.js';
@@ -19,6 +20,7 @@ export interface GatewayDeps {
   readonly logger: Logger;
   readonly access: AccessControl;
   readonly buckets: BucketDirectory;
+  readonly router: BackendRouter;
 }
 
 export interface VerifiedBody {
@@ -71,6 +73,9 @@ export class S3Context {
     this.#continued = true;
     if (/^100-continue$/i.test(this.header('expect') ?? '')) this.res.writeContinue();
   }
+
+  /** The client went away mid-request: a failure that follows is the client's, not a backend's. */
+  readonly clientGone = (): boolean => this.req.destroyed && !this.req.complete;
 
   /** Whether the body is aws-chunked (its wire length is not the object's length). */
   get isChunked(): boolean {

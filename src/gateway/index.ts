@@ -7,6 +7,7 @@ import type { MetadataStore } from '../store/core/store.js';
 import { AccessControl } from './access.js';
 import { BucketDirectory } from './bucket-directory.js';
 import type { GatewayDeps } from './context.js';
+import { BackendRouter } from './routing/backend-router.js';
 import { createGatewayServer } from './server.js';
 
 export interface GatewayOptions {
@@ -39,6 +40,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     backends: options.backends,
     access: new AccessControl(options.credentials),
     buckets: new BucketDirectory(store),
+    router: new BackendRouter(config, options.backends, logger),
   };
   const server = createGatewayServer(deps);
   await new Promise<void>((resolve, reject) => {

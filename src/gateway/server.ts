@@ -43,7 +43,7 @@ async function handleRequest(deps: GatewayDeps, req: IncomingMessage, res: Serve
   const method = req.method ?? 'GET';
   let r: Route | undefined;
   try {
-    const auth = verifySignature({ method, rawPath, rawQuery, headers: req.headers }, (id) => deps.access.secretFor(id), new Date());
+    const auth = verifySignature({ method, rawPath, rawQuery, headers: req.headersDistinct }, (id) => deps.access.secretFor(id), new Date());
     const credential = deps.access.credential(auth.accessKeyId);
     r = withCopySource(route(method, rawPath, rawQuery, virtualHostBucket(req.headers.host, deps.config.server.domain)), headerValue(req, 'x-amz-copy-source'));
     deps.access.authorize(credential, r.operation, r.bucket);

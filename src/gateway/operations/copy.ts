@@ -1,6 +1,6 @@
 import { pipeline } from 'node:stream/promises';
 import type { ObjectInfo } from '../../store/core/types.js';
-import { md5Tap, openCopy, writeCandidates, writeIntent } from '../backend-io.js';
+import { md5Tap, openCopy, writePinned, writeWithFailover } from '../backend-io.js';
 import type { ByteRange } from '../../backends/backend-client.js';
 import type { Readable } from 'node:stream';
 import { checkConditions } from '../conditions.js';
@@ -90,21 +90,19 @@ export async function copyObject(ctx: S3Context): Promise<void> {
     throw new S3Error('InvalidRequest', `The specified copy source is larger than the maximum allowable size for a copy source: ${config.server.maxObjectBytes}`);
   }
   const meta = directive === 'REPLACE' ? metadataFromRequest(ctx.req.headers) : { contentType: source.info.contentType, userMetadata: source.info.userMetadata };
-  const intent = await store.objects.beginWrite({
-    objectKey: ctx.objectKey,
-    sizeBytes: source.info.sizeBytes,
-    contentType: meta.contentType,
-    userMetadata: meta.userMetadata,
-    candidates: writeCandidates(ctx.deps),
-  });
   let md5 = '';
-  const { copy } = await writeIntent(
+  // Each attempt re-reads the source, so a failing destination backend can always be replaced.
+  const { copy } = await writeWithFailover(
     ctx.deps,
-    intent,
-    async (backend) => {
-      md5 = await copyBytes(ctx, source.info, undefined, (stream) => backend.put(intent.storageKey, stream, source.info.sizeBytes));
+    {
+      begin: (candidates) =>
+        store.objects.beginWrite({ objectKey: ctx.objectKey, sizeBytes: source.info.sizeBytes, contentType: meta.contentType, userMetadata: meta.userMetadata, candidates }),
+      write: async (backend, intent) => {
+        md5 = await copyBytes(ctx, source.info, undefined, (stream) => backend.put(intent.storageKey, stream, source.info.sizeBytes));
+      },
+      commit: (intent) => store.objects.commitWrite(intent, { etag: `"${md5}"` }),
     },
-    () => store.objects.commitWrite(intent, { etag: `"${md5}"` }),
+    ctx.clientGone,
   );
   sendXml(ctx.res, 200, 'CopyObjectResult', { LastModified: copy.createdAt, ETag: copy.etag });
 }
@@ -117,7 +115,7 @@ export async function uploadPartCopy(ctx: S3Context): Promise<void> {
   const size = range ? range.end - range.start + 1 : source.info.sizeBytes;
   const intent = await beginPartFor(ctx, size, upload);
   let md5 = '';
-  const part = await writeIntent(
+  const part = await writePinned(
     ctx.deps,
     intent,
     async (backend) => {
@@ -126,6 +124,7 @@ export async function uploadPartCopy(ctx: S3Context): Promise<void> {
       );
     },
     () => ctx.deps.store.multipart.commitPart(intent, { etag: `"${md5}"` }),
+    ctx.clientGone,
   );
   sendXml(ctx.res, 200, 'CopyPartResult', { LastModified: part.createdAt, ETag: part.etag });
 }

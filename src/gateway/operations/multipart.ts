@@ -1,7 +1,7 @@
 import type { MultipartHandle } from '../../backends/backend-client.js';
 import type { MultipartUpload, WriteIntent } from '../../store/core/types.js';
 import { InvalidArgumentError, NotFoundError } from '../../store/core/errors.js';
-import { backendOf, writeCandidates, writeIntent } from '../backend-io.js';
+import { writePinned } from '../backend-io.js';
 import type { S3Context } from '../context.js';
 import { S3Error } from '../errors.js';
 import { metadataFromRequest } from '../object-metadata.js';
@@ -16,9 +16,9 @@ const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 export async function createMultipartUpload(ctx: S3Context): Promise<void> {
   await ctx.deps.buckets.require(ctx.bucket);
   const { contentType, userMetadata } = metadataFromRequest(ctx.req.headers);
-  const upload = await ctx.deps.store.multipart.createUpload({ objectKey: ctx.objectKey, contentType, userMetadata, candidates: writeCandidates(ctx.deps) });
+  const upload = await ctx.deps.store.multipart.createUpload({ objectKey: ctx.objectKey, contentType, userMetadata, candidates: ctx.deps.router.writeCandidates() });
   // The directory backend needs no backend-side upload ('' id); S3 backends open a native one here.
-  await backendOf(ctx.deps, upload.backendName).createMultipart(upload.storageKey);
+  await ctx.deps.router.call(upload.backendName, (backend) => backend.createMultipart(upload.storageKey));
   sendXml(ctx.res, 200, 'InitiateMultipartUploadResult', { Bucket: ctx.bucket, Key: ctx.key, UploadId: upload.uploadId });
 }
 
@@ -65,7 +65,7 @@ export async function uploadPart(ctx: S3Context): Promise<void> {
   const upload = await uploadOf(ctx);
   const intent = await beginPartFor(ctx, size, upload);
   const body = ctx.openBody(size);
-  const { part, checksums } = await writeIntent(
+  const { part, checksums } = await writePinned(
     ctx.deps,
     intent,
     (backend) => backend.putPart(handleOf(upload), { partNumber: intent.partNumber!, storageKey: intent.storageKey, sizeBytes: size }, body.stream),
@@ -78,6 +78,7 @@ export async function uploadPart(ctx: S3Context): Promise<void> {
         throw err;
       }
     },
+    ctx.clientGone,
   );
   const headers: Record<string, string> = { ETag: part.etag };
   for (const [algorithm, value] of Object.entries(checksums)) headers[`x-amz-checksum-${algorithm}`] = value;
@@ -115,9 +116,11 @@ export async function completeMultipartUpload(ctx: S3Context): Promise<void> {
     return p;
   });
   // The backend makes the object out of its parts before the metadata names it.
-  await backendOf(ctx.deps, upload.backendName).completeMultipart(
-    handleOf(upload),
-    parts.map((p, i) => ({ partNumber: requested[i]!.partNumber, storageKey: p.storageKey, sizeBytes: p.sizeBytes, etag: p.etag })),
+  await ctx.deps.router.call(upload.backendName, (backend) =>
+    backend.completeMultipart(
+      handleOf(upload),
+      parts.map((p, i) => ({ partNumber: requested[i]!.partNumber, storageKey: p.storageKey, sizeBytes: p.sizeBytes, etag: p.etag })),
+    ),
   );
   let result;
   try {
@@ -137,7 +140,7 @@ export async function completeMultipartUpload(ctx: S3Context): Promise<void> {
 
 export async function abortMultipartUpload(ctx: S3Context): Promise<void> {
   const upload = await uploadOf(ctx);
-  await backendOf(ctx.deps, upload.backendName).abortMultipart(handleOf(upload));
+  await ctx.deps.router.call(upload.backendName, (backend) => backend.abortMultipart(handleOf(upload)));
   try {
     await ctx.deps.store.multipart.abortUpload(upload.uploadId);
   } catch (err) {

@@ -1,9 +1,10 @@
 import { pipeline } from 'node:stream/promises';
 import type { ObjectInfo } from '../../store/core/types.js';
 import { PreconditionFailedError } from '../../store/core/errors.js';
-import { openCopy, writeCandidates, writeIntent } from '../backend-io.js';
+import { openCopy, writeWithFailover } from '../backend-io.js';
 import { checkConditions, parseRange, unquote, type ResolvedRange } from '../conditions.js';
-import type { S3Context } from '../context.js';
+import type { S3Context, VerifiedBody } from '../context.js';
+import { ReplayableBody } from '../routing/replayable-body.js';
 import { S3Error } from '../errors.js';
 import { metadataFromRequest, metadataHeaders, RESPONSE_OVERRIDES } from '../object-metadata.js';
 import { sendEmpty, sendXml } from '../respond.js';
@@ -22,22 +23,32 @@ export async function putObject(ctx: S3Context): Promise<void> {
   }
   const { contentType, userMetadata } = metadataFromRequest(ctx.req.headers);
   const condition = await putCondition(ctx);
-  const intent = await store.objects.beginWrite({ objectKey: ctx.objectKey, sizeBytes: size, contentType, userMetadata, candidates: writeCandidates(ctx.deps) });
-  const body = ctx.openBody(size);
-  const { copy, checksums } = await writeIntent(
+  let body: VerifiedBody | undefined;
+  let replay: ReplayableBody | undefined;
+  const { copy, checksums } = await writeWithFailover(
     ctx.deps,
-    intent,
-    (backend) => backend.put(intent.storageKey, body.stream, size),
-    async () => {
-      const digest = await body.done;
-      try {
-        const { copy } = await store.objects.commitWrite(intent, { etag: `"${digest.md5Hex}"`, ...(condition ? { condition } : {}) });
-        return { copy, checksums: digest.checksums };
-      } catch (err) {
-        if (err instanceof PreconditionFailedError) throw new S3Error('PreconditionFailed', undefined, { cause: err });
-        throw err;
-      }
+    {
+      begin: async (candidates) => {
+        const intent = await store.objects.beginWrite({ objectKey: ctx.objectKey, sizeBytes: size, contentType, userMetadata, candidates });
+        // Admitted: only now may a client that sent Expect: 100-continue send its body.
+        body ??= ctx.openBody(size);
+        replay ??= new ReplayableBody(body.stream);
+        return intent;
+      },
+      write: (backend, intent) => backend.put(intent.storageKey, replay!.attempt(), size),
+      commit: async (intent) => {
+        const digest = await body!.done;
+        try {
+          const { copy } = await store.objects.commitWrite(intent, { etag: `"${digest.md5Hex}"`, ...(condition ? { condition } : {}) });
+          return { copy, checksums: digest.checksums };
+        } catch (err) {
+          if (err instanceof PreconditionFailedError) throw new S3Error('PreconditionFailed', undefined, { cause: err });
+          throw err;
+        }
+      },
     },
+    ctx.clientGone,
+    () => replay?.replayable ?? true,
   );
   const headers: Record<string, string> = { ETag: copy.etag };
   for (const [algorithm, value] of Object.entries(checksums)) headers[`x-amz-checksum-${algorithm}`] = value;

@@ -1,0 +1,80 @@
+import type { BackendClient } from '../../backends/backend-client.js';
+import type { AppConfig } from '../../config/types.js';
+import type { Logger } from '../../logging.js';
+import type { ObjectCopy } from '../../store/core/types.js';
+import { S3Error } from '../errors.js';
+import { CircuitBreaker, DEFAULT_BREAKER, isBackendFailure, type BreakerOptions, type BreakerState } from './circuit-breaker.js';
+
+/** Refused without a call: the backend's breaker is open. Counts as a backend failure for failover. */
+export class BackendCircuitOpen extends Error {
+  readonly code = 'ECIRCUITOPEN';
+  constructor(readonly backendName: string) {
+    super(`backend ${JSON.stringify(backendName)} is failing: its circuit breaker is open`);
+    this.name = 'BackendCircuitOpen';
+  }
+}
+
+/**
+ * Which backends a request may use, and in what order (spec §5): writes go to the configured
+ * backends this instance has a client for, skipping those whose breaker is open; reads try each copy
+ * in turn, those on healthy backends first. Every backend call goes through `call`, which keeps the
+ * breakers up to date.
+ */
+export class BackendRouter {
+  readonly #breakers = new Map<string, CircuitBreaker>();
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly clients: ReadonlyMap<string, BackendClient>,
+    private readonly logger: Logger,
+    breaker: BreakerOptions = DEFAULT_BREAKER,
+  ) {
+    for (const name of clients.keys()) this.#breakers.set(name, new CircuitBreaker(breaker));
+  }
+
+  client(name: string): BackendClient {
+    const client = this.clients.get(name);
+    if (!client) throw new S3Error('ServiceUnavailable', 'The storage holding this object is not reachable from this gateway.');
+    return client;
+  }
+
+  /** Backends a new write may go to, in config order (the store's placement picks among them). */
+  writeCandidates(exclude: ReadonlySet<string> = new Set()): string[] {
+    return this.config.backends
+      .map((b) => b.name)
+      .filter((name) => this.clients.has(name) && !exclude.has(name) && this.#breakers.get(name)!.available);
+  }
+
+  /** The copies to try for a read: usable backends first, the others after (better than nothing). */
+  readOrder(copies: readonly ObjectCopy[]): ObjectCopy[] {
+    const usable = copies.filter((c) => this.clients.has(c.backendName));
+    return [...usable.filter((c) => this.#breakers.get(c.backendName)!.available), ...usable.filter((c) => !this.#breakers.get(c.backendName)!.available)];
+  }
+
+  /**
+   * Runs one call on a backend through its breaker. `clientGone` tells a failure caused by the
+   * client (it disconnected mid-upload) from one of the backend, which alone counts.
+   */
+  async call<T>(name: string, fn: (client: BackendClient) => Promise<T>, clientGone: () => boolean = () => false): Promise<T> {
+    const breaker = this.#breakers.get(name);
+    const client = this.client(name);
+    if (!breaker!.tryAcquire()) throw new BackendCircuitOpen(name);
+    try {
+      const result = await fn(client);
+      if (breaker!.state !== 'closed') this.logger.info({ backend: name }, 'backend answers again: circuit breaker closed');
+      breaker!.success();
+      return result;
+    } catch (err) {
+      if (isBackendFailure(err) && !clientGone()) {
+        const before = breaker!.state;
+        breaker!.failure();
+        if (before !== 'open' && breaker!.state !== 'closed') this.logger.warn({ backend: name, err: (err as Error).message }, 'backend failing: circuit breaker open');
+      } else breaker!.neutral();
+      throw err;
+    }
+  }
+
+  states(): Record<string, BreakerState> {
+    return Object.fromEntries([...this.#breakers].map(([name, b]) => [name, b.state]));
+  }
+}
