@@ -76,7 +76,8 @@ afterAll(async () => {
   if (work && !process.env.S3O_KEEP_CLIENT_DIRS) rmSync(work, { recursive: true, force: true });
 });
 
-describe('awscli', () => {
+// Each aws run starts a Python interpreter and botocore (1-2 s): generous limits for a loaded machine.
+describe('awscli', { timeout: 150_000 }, () => {
   it('mb makes the bucket and ls lists it', async () => {
     await serve.guard(async () => {
       const mb = await cli('s3', 'mb', `s3://${BUCKET}`);
@@ -128,19 +129,15 @@ describe('awscli', () => {
 
   it('cp and sync download everything; the bytes are the ones uploaded', async () => {
     await serve.guard(async () => {
+      // sync the whole bucket down (big.bin comes in ranged GETs of 8 MiB), and cp one object.
       const down = join(work, 'down');
-      await cli('s3', 'cp', `s3://${BUCKET}/small.txt`, join(down, 'small.txt'));
-      await cli('s3', 'cp', `s3://${BUCKET}/big.bin`, join(down, 'big.bin'));
-      await cli('s3', 'sync', `s3://${BUCKET}/tree/`, join(down, 'tree'), '--no-progress');
+      const sync = await cli('s3', 'sync', `s3://${BUCKET}/`, down, '--no-progress');
+      expect(sync.stdout.match(/^download: /gm)?.length).toBe(TREE_FILES + 2);
       expectSameFile(fx.small.data, join(down, 'small.txt'));
       expectSameFile(fx.big.data, join(down, 'big.bin'));
       expectSameTree(fx.tree, join(down, 'tree'));
-
-      // And a recursive cp of the whole bucket: the same files again.
-      const all = join(work, 'all');
-      await cli('s3', 'cp', '--recursive', `s3://${BUCKET}/`, all, '--no-progress');
-      expectSameTree(fx.tree, join(all, 'tree'));
-      expectSameFile(fx.big.data, join(all, 'big.bin'));
+      await cli('s3', 'cp', `s3://${BUCKET}/big.bin`, join(work, 'big-again.bin'));
+      expectSameFile(fx.big.data, join(work, 'big-again.bin'));
     })();
   });
 
@@ -173,10 +170,11 @@ describe('awscli', () => {
 
       const rm = await cli('s3', 'rm', `s3://${BUCKET}/small.txt`);
       expect(rm.stdout).toContain(`delete: s3://${BUCKET}/small.txt`);
-      await mustFail(aws, ['--endpoint-url', serve.url, 's3api', 'head-object', '--bucket', BUCKET, '--key', 'small.txt'], /404|Not Found/, { env });
 
       const rmAll = await cli('s3', 'rm', '--recursive', `s3://${BUCKET}/`);
+      // small.txt went first: big.bin and the folder are left.
       expect(rmAll.stdout.match(/^delete: /gm)?.length).toBe(TREE_FILES + 1);
+      expect(rmAll.stdout).not.toContain('small.txt');
       // An empty listing: awscli exits 1 when nothing matched, with nothing printed.
       const empty = await run(aws, ['--endpoint-url', serve.url, 's3', 'ls', '--recursive', `s3://${BUCKET}/`], { env });
       expect(empty.code === 0 || empty.code === 1, describeRun(aws, ['s3', 'ls', '--recursive'], empty)).toBe(true);

@@ -69,7 +69,7 @@ afterAll(async () => {
   if (work && !process.env.S3O_KEEP_CLIENT_DIRS) rmSync(work, { recursive: true, force: true });
 });
 
-describe('boto3', () => {
+describe('boto3', { timeout: 150_000 }, () => {
   it('create_bucket makes the bucket; list_buckets shows it', async () => {
     await serve.guard(async () => {
       const r = await step<{ buckets: string[] }>('mb', BUCKET);

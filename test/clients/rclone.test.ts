@@ -73,7 +73,7 @@ afterAll(async () => {
   if (work && !process.env.S3O_KEEP_CLIENT_DIRS) rmSync(work, { recursive: true, force: true });
 });
 
-describe('rclone', () => {
+describe('rclone', { timeout: 150_000 }, () => {
   it('mkdir makes the bucket; lsf of the remote lists it', async () => {
     await serve.guard(async () => {
       await rc('mkdir', remote());

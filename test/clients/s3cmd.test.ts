@@ -75,7 +75,7 @@ afterAll(async () => {
   if (work && !process.env.S3O_KEEP_CLIENT_DIRS) rmSync(work, { recursive: true, force: true });
 });
 
-describe('s3cmd', () => {
+describe('s3cmd', { timeout: 150_000 }, () => {
   it('mb makes the bucket; ls lists it', async () => {
     await serve.guard(async () => {
       const mb = await cmd('mb', `s3://${BUCKET}`);
