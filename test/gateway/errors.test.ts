@@ -185,7 +185,7 @@ describe('errors: the error document and request ids', () => {
 
   it('InvalidArgument for max-keys=abc through ListObjects v1 and v2 names the argument', async () => {
     const { tg } = await gateway('sqlite');
-    for (const query of [{ 'max-keys': 'abc' }, { 'list-type': '2', 'max-keys': 'abc' }, { uploads: '', 'max-uploads': 'abc' }]) {
+    for (const query of <Record<string, string>[]>[{ 'max-keys': 'abc' }, { 'list-type': '2', 'max-keys': 'abc' }, { uploads: '', 'max-uploads': 'abc' }]) {
       const r = await raw(tg, 'GET', '/bkt1', query);
       expectS3Error(r, 400, 'InvalidArgument');
       expect(r.body).toContain('<ArgumentValue>abc</ArgumentValue>');
