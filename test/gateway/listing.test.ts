@@ -6,6 +6,7 @@ import {
   ListObjectsCommand,
   ListObjectsV2Command,
   ListObjectVersionsCommand,
+  type ListObjectVersionsCommandOutput,
   PutObjectCommand,
   type S3Client,
   type _Object,
@@ -398,7 +399,7 @@ describe('gateway listing protocol details [sqlite]', () => {
     const rolled: Entry[] = [];
     keyMarker = undefined;
     for (let i = 0; i < 100; i++) {
-      const r = await s3.send(new ListObjectVersionsCommand({ Bucket: BUCKET, Delimiter: '/', MaxKeys: 2, KeyMarker: keyMarker }));
+      const r: ListObjectVersionsCommandOutput = await s3.send(new ListObjectVersionsCommand({ Bucket: BUCKET, Delimiter: '/', MaxKeys: 2, KeyMarker: keyMarker }));
       rolled.push(...entriesOf(r.Versions as _Object[] | undefined, r.CommonPrefixes));
       if (!r.IsTruncated) break;
       keyMarker = r.NextKeyMarker;
