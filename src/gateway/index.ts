@@ -8,6 +8,7 @@ import { AccessControl } from './access.js';
 import { BucketDirectory } from './bucket-directory.js';
 import type { GatewayDeps } from './context.js';
 import { BackendRouter } from './routing/backend-router.js';
+import type { BreakerOptions } from './routing/circuit-breaker.js';
 import { createGatewayServer } from './server.js';
 
 export interface GatewayOptions {
@@ -16,10 +17,13 @@ export interface GatewayOptions {
   readonly backends: ReadonlyMap<string, BackendClient>;
   readonly credentials: readonly CredentialConfig[];
   readonly logger: Logger;
+  /** Breaker thresholds and timing (defaults: open after 3 consecutive failures, probe after ~10 s). */
+  readonly breaker?: BreakerOptions;
 }
 
 export interface Gateway {
   readonly server: Server;
+  readonly deps: GatewayDeps;
   /** `http://host:port` of the listening socket (the real port when the config asked for 0). */
   readonly url: string;
   /** Stops accepting connections and waits (up to `graceMs`) for requests in progress. */
@@ -40,7 +44,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     backends: options.backends,
     access: new AccessControl(options.credentials),
     buckets: new BucketDirectory(store),
-    router: new BackendRouter(config, options.backends, logger),
+    router: new BackendRouter(config, options.backends, logger, options.breaker),
   };
   const server = createGatewayServer(deps);
   await new Promise<void>((resolve, reject) => {
@@ -54,6 +58,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
     server,
+    deps,
     url: `http://${host}:${address.port}`,
     close: (graceMs = 10_000) => closeServer(server, graceMs),
   };

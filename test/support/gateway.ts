@@ -9,6 +9,7 @@ import { Secret } from '../../src/config/secret.js';
 import { defaultServerConfig } from '../../src/config/server.js';
 import type { AppConfig, CredentialConfig } from '../../src/config/types.js';
 import { startGateway, type Gateway } from '../../src/gateway/index.js';
+import type { BreakerOptions } from '../../src/gateway/routing/circuit-breaker.js';
 import { silentLogger } from '../../src/logging.js';
 import type { MetadataStore } from '../../src/store/core/store.js';
 import { openStore } from '../../src/store/open.js';
@@ -40,6 +41,10 @@ export interface TestGateway {
 export interface TestGatewayOptions {
   /** Byte limit of the single directory backend "local" (0 = unlimited). */
   readonly bytesLimit?: number;
+  /** Several directory backends instead of "local" (each in its own directory under the test's). */
+  readonly backends?: readonly { name: string; bytesLimit: number }[];
+  readonly placement?: 'pack' | 'spread';
+  readonly breaker?: BreakerOptions;
   readonly buckets?: readonly string[];
   readonly maxObjectBytes?: number;
 }
@@ -56,18 +61,20 @@ export async function startTestGateway(engine: EngineName, options: TestGatewayO
   const database = await createTestDatabase(engine);
   const dir = mkdtempSync(join(tmpdir(), 's3o-gw-'));
   const backendDir = join(dir, 'backend');
-  const base = appConfig(database, { backends: [{ name: 'local', bytesLimit: options.bytesLimit ?? 0 }] });
+  const declared = options.backends ?? [{ name: 'local', bytesLimit: options.bytesLimit ?? 0 }];
+  const dirOf = (name: string) => (options.backends ? join(dir, 'backends', name) : backendDir);
+  const base = appConfig(database, { backends: declared, ...(options.placement ? { placement: options.placement } : {}) });
   const config: AppConfig = {
     ...base,
-    backends: [{ name: 'local', bytesLimit: options.bytesLimit ?? 0, directory: backendDir }],
+    backends: declared.map((b) => ({ ...b, directory: dirOf(b.name) })),
     server: { ...defaultServerConfig(dir), port: 0, ...(options.maxObjectBytes ? { maxObjectBytes: options.maxObjectBytes } : {}) },
     credentials: CREDENTIALS,
     buckets: options.buckets ?? [],
   };
   const store = await openStore(config);
   await checkDirectoryBackends(config, store);
-  const backends = new Map<string, BackendClient>([['local', new DirectoryBackend('local', backendDir)]]);
-  const gateway = await startGateway({ store, config, backends, credentials: CREDENTIALS, logger: silentLogger });
+  const backends = new Map<string, BackendClient>(declared.map((b) => [b.name, new DirectoryBackend(b.name, dirOf(b.name))]));
+  const gateway = await startGateway({ store, config, backends, credentials: CREDENTIALS, logger: silentLogger, ...(options.breaker ? { breaker: options.breaker } : {}) });
   const clients: S3Client[] = [];
   const tg: TestGateway = {
     gateway,
