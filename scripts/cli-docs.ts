@@ -3,10 +3,18 @@
  * first) on a scratch SQLite setup: every command with the output it printed.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { storageKeyPath } from '../src/backends/directory-paths.js';
 import { loadConfig } from '../src/config/load.js';
+import type { NotificationEndpoint } from '../src/config/types.js';
+import { silentLogger } from '../src/logging.js';
+import { errorChain } from '../src/workers/error-chain.js';
+import { JobRunner } from '../src/workers/job-runner.js';
+import { outboxDelivery } from '../src/workers/outbox-delivery.js';
 import { PACKAGE_ROOT } from '../src/paths.js';
 import { openStore } from '../src/store/open.js';
 
@@ -37,7 +45,9 @@ function heading(title: string, text = ''): void {
 try {
   heading('Getting started', 'Global options, valid before or after the command: `--config FILE` (default `./s3-orchestrator.yaml` when present, else the built-in defaults), `--json`, `--debug`. Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.');
   run(['--help']);
-  run(['init'], { note: 'The starter config is commented key by key (SQLite, one example backend kept in a local directory); it is written with mode 0600.' });
+  run(['init'], {
+    note: 'The starter config is commented key by key and written with mode 0600: SQLite (its keys commented, their defaults shown), one example backend kept in a local directory, and commented examples of the server, credentials and buckets sections. Uncommenting its `url:` line (or setting `DATABASE_URL`) switches it to PostgreSQL. Hints name `npx s3-orchestrator` unless the command is installed on the PATH.',
+  });
   run(['init']);
   run(['validate']);
   run(['migrate', '--dry-run']);
@@ -49,25 +59,49 @@ try {
   let offset = 0;
   const clock = { now: () => new Date(Date.now() + offset) };
   const { config } = loadConfig(join(dir, 's3-orchestrator.yaml'));
+  // A port where nothing listens any more (fetch refuses well-known ports such as 9 as "bad port").
+  const closedPort = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+  const deadEndpoint: NotificationEndpoint = { name: 'audit', url: `http://127.0.0.1:${closedPort}/hooks`, secret: undefined, timeoutMs: 1000, maxAttempts: 1, events: ['ObjectCreated', 'ObjectRemoved'] };
   const store = await openStore(
-    { ...config, database: { ...config.database, ...(config.database.driver === 'sqlite' ? { path: join(dir, config.database.path) } : {}) }, notifications: { ...config.notifications, endpoints: [{ name: 'audit', url: 'http://127.0.0.1:9/hooks', secret: undefined, timeoutMs: 1000, maxAttempts: 1, events: ['ObjectCreated', 'ObjectRemoved'] }] } },
+    { ...config, notifications: { ...config.notifications, endpoints: [deadEndpoint] } },
     { role: 'serve', clock },
   );
   for (let i = 0; i < 5; i++) {
     const w = await store.objects.beginWrite({ objectKey: `photos/2026/img-${i}.jpg`, sizeBytes: (i + 1) * 3_000_000, contentType: 'image/jpeg' });
     await store.objects.commitWrite(w, { etag: `"etag-${i}"` });
   }
+  // A delete that really fails: a directory stands where the object's file should be, so
+  // unlink(2) refuses (EISDIR). Ten real attempts on the real backoff schedule.
   await store.objects.deleteObject('photos/2026/img-0.jpg');
+  const backendDir = join(dir, 'data', 'backends', 'local');
   for (let attempt = 0; attempt < 10; attempt++) {
     const [task] = await store.cleanup.claim('docs-worker', 1, 60_000);
-    await store.cleanup.fail(task!, 'docs-worker', 'delete failed: 403 AccessDenied');
+    const file = join(backendDir, 'objects', storageKeyPath(task!.storageKey));
+    mkdirSync(file, { recursive: true });
+    const error = await unlink(file).then(
+      () => undefined,
+      (err: unknown) => errorChain(err),
+    );
+    if (error === undefined) throw new Error('the delete was meant to fail');
+    await store.cleanup.fail(task!, 'docs-worker', error);
     offset += 25 * 3600_000; // past the longest backoff (24 h)
   }
   offset = 0;
+  rmSync(join(backendDir, 'objects'), { recursive: true, force: true });
   await store.objects.deleteObject('photos/2026/img-1.jpg');
   await store.objects.beginWrite({ objectKey: 'photos/2026/upload-in-progress.jpg', sizeBytes: 7_500_000 });
-  const events = await store.outbox.claim('docs-worker', 2, 60_000);
-  for (const e of events) await store.outbox.fail(e, 'docs-worker', 'connect ECONNREFUSED 127.0.0.1:9', 1);
+  // The outbox worker itself tries the events against a port where nothing listens.
+  const outbox = outboxDelivery(
+    store,
+    { workerId: 'docs-worker', intervalMs: 1000, batchSize: 2, concurrency: 2, claimGraceMs: 60_000, source: 's3-orchestrator', endpoints: [deadEndpoint] },
+    silentLogger,
+  );
+  await new JobRunner(store.db, outbox, silentLogger).runOnce();
   store.usage.record('local', { apiRequests: 1_240, egressBytes: 310_000_000, ingressBytes: 45_000_000 });
   await store.close();
 
@@ -103,9 +137,15 @@ try {
   writeFileSync(join(dir, 'unreachable.yaml'), 'database:\n  host: 127.0.0.1\n  port: 1\n  database: meta\n  user: s3o\n  password: ${DB_PASSWORD:-s3cret}\n');
   run(['status', '--config', 'unreachable.yaml']);
   run(['dlq', 'requeue']);
+  run(['dlq', 'requeue', '--id', '999']);
+  run(['dlq', 'list', '--backend', 'nope']);
   run(['nonsense']);
+  run(['dlq', 'nonsense']);
 
-  heading('Running the service', '`s3-orchestrator serve` opens the store as an instance (schema applied, quotas synced), runs the six background jobs and logs JSON lines to stderr until SIGINT or SIGTERM, then stops the jobs, flushes usage and closes the database. `npm start` runs it.');
+  heading(
+    'Running the service',
+    '`s3-orchestrator serve` logs which database engine it chose and why, opens the store as an instance (schema applied, quotas synced, a warning per backend holding more than its limit), runs the six background jobs and logs until SIGINT or SIGTERM, then stops the jobs, flushes usage and closes the database. `npm start` runs it. Logs are JSON lines with ISO timestamps on stderr, or pretty lines when stderr is a terminal; each job tick that handled something logs one info line, and every `--summary-interval` (default 5m) one line sums up the work done and the queue depths. SIGHUP re-reads the config file: the log level, the backends\' byte limits and the webhook endpoints change at once, all or nothing (a file that does not validate changes nothing and is logged as an error); changes to other sections are logged as needing a restart.',
+  );
 
   const page = [
     '# s3-orchestrator command line',
