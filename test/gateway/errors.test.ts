@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import {
@@ -9,6 +10,7 @@ import {
   GetBucketVersioningCommand,
   GetObjectCommand,
   HeadBucketCommand,
+  HeadObjectCommand,
   ListObjectsV2Command,
   ListObjectVersionsCommand,
   PutObjectAclCommand,
@@ -181,6 +183,25 @@ describe('errors: the error document and request ids', () => {
     const list = await raw(tg, 'GET', '/bkt1', { 'list-type': '2' });
     expect(list.status).toBe(200);
     expect(list.body).not.toContain('<Key>k</Key>');
+  });
+
+  it('a backend failure answers an S3 error without paths or stack (the backend root replaced by a file)', async () => {
+    const { tg, s3 } = await gateway('sqlite');
+    await s3.send(new PutObjectCommand({ Bucket: 'bkt1', Key: 'before', Body: 'stored before the failure' }));
+    rmSync(tg.backendDir, { recursive: true, force: true });
+    writeFileSync(tg.backendDir, 'not a directory any more');
+    const put = await raw(tg, 'PUT', '/bkt1/after', {}, Buffer.from('cannot be stored'));
+    expect(put.status).toBeGreaterThanOrEqual(500);
+    expectS3Error(put, put.status, element(put.body, 'Code')!);
+    expect(['InternalError', 'ServiceUnavailable', 'InsufficientStorage']).toContain(element(put.body, 'Code'));
+    expect(put.body).not.toContain(tg.backendDir);
+    const get = await raw(tg, 'GET', '/bkt1/before');
+    expect(get.status).toBeGreaterThanOrEqual(500);
+    expectS3Error(get, get.status, element(get.body, 'Code')!);
+    expect(get.body).not.toContain(tg.backendDir);
+    // The failed write left nothing behind in the metadata.
+    expect((await errorOf(s3.send(new HeadObjectCommand({ Bucket: 'bkt1', Key: 'after' })))).status).toBe(404);
+    expect((await tg.store.intents.summary()).count).toBe(0);
   });
 
   it('InvalidArgument for max-keys=abc through ListObjects v1 and v2 names the argument', async () => {
