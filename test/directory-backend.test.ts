@@ -186,7 +186,7 @@ describe('backends without a client', () => {
     expect(backends.map(hasClient)).toEqual([true, false, false]);
     expect([...createBackendClients(backends).keys()]).toEqual(['disk']);
     expect(withoutClientWarning(backends[1]!)).toBe(
-      'backend "s3-eu" has no client (no directory is set, and S3 backends are not implemented yet): its cleanup rows and intents wait',
+      'backend "s3-eu" has no client (neither `directory` nor `endpoint` is set): its cleanup rows and intents wait',
     );
   });
 });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { parseSize } from './size.js';
+import { redactUrl } from './redact-url.js';
 
 /**
  * Field types of the config file. Values may arrive as strings after `${VAR}` expansion
@@ -90,4 +91,28 @@ export const secretText = () =>
       return z.NEVER;
     }
     return value;
+  });
+
+/** An http:// or https:// URL (a password in it is never echoed). */
+export const httpUrl = () =>
+  z.unknown().transform((value, ctx) => {
+    if (typeof value === 'string') {
+      try {
+        const u = new URL(value);
+        if (u.protocol === 'http:' || u.protocol === 'https:') return value;
+      } catch {
+        // reported below
+      }
+    }
+    ctx.addIssue({ code: 'custom', message: `must be an http:// or https:// URL, got ${typeof value === 'string' ? redactUrl(value) : typeof value}` });
+    return z.NEVER;
+  });
+
+/** true or false (also as the text "true"/"false", which `${VAR}` expansion yields). */
+export const yesNo = () =>
+  z.unknown().transform((value, ctx) => {
+    if (typeof value === 'boolean') return value;
+    if (value === 'true' || value === 'false') return value === 'true';
+    ctx.addIssue({ code: 'custom', message: `must be true or false, got ${show(value)}` });
+    return z.NEVER;
   });

@@ -6,6 +6,7 @@ import { configFile, databaseSection, serverSection, POSTGRES_KEYS, SQLITE_KEYS,
 import { redactUrl } from './redact-url.js';
 import { Secret } from './secret.js';
 import { join } from 'node:path';
+import { checkBackendEntries, toBackendConfig } from './backends.js';
 import { resolveConfigPath } from './config-paths.js';
 import { resolveBuckets, resolveCredentials, resolveServer } from './gateway-sections.js';
 import { DEFAULT_BACKEND_NAME, DEFAULT_BACKEND_SUBDIR } from './server.js';
@@ -49,9 +50,8 @@ export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source?
   const credentials = resolveCredentials(file.credentials, rest.credentials, issues);
   const buckets = resolveBuckets(file.buckets, rest.buckets, issues);
 
-  const declared = (file.backends ?? []).map(
-    (b): BackendConfig => ({ name: b.name, bytesLimit: b.bytes_limit ?? 0, ...(b.directory ? { directory: resolveConfigPath(baseDir, b.directory) } : {}) }),
-  );
+  checkBackendEntries(rest.backends, issues);
+  const declared = (file.backends ?? []).map((b): BackendConfig => toBackendConfig(b, baseDir));
   // A config without backends still has somewhere to put bytes (a fresh clone's `npm start`):
   // one unlimited directory backend below the data directory.
   const backends: BackendConfig[] =

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { redactUrl } from './redact-url.js';
-import { byteSize, duration, oneOf, secretText, text, wholeNumber } from './fields.js';
+import { byteSize, duration, httpUrl, oneOf, secretText, text, wholeNumber, yesNo } from './fields.js';
 import { accessKeyId, bucketGrant, bucketName, domainName, listenAddress, regionName, required, secretAccessKey } from './gateway-fields.js';
 
 /**
@@ -79,20 +78,20 @@ const workersSection = z.strictObject({
   reconcile: z.strictObject({ interval: duration(1000).optional() }).optional(),
 });
 
+/** An `s3` backend: any S3-compatible service. */
+const s3BackendKeys = {
+  endpoint: httpUrl().optional(),
+  region: regionName().optional(),
+  bucket: text('an S3 bucket name').optional(),
+  access_key_id: text('an access key id').optional(),
+  secret_access_key: secretText().optional(),
+  force_path_style: yesNo().optional(),
+  timeout: duration(100).optional(),
+};
+
 const endpointSection = z.strictObject({
   name: backendName,
-  url: z.unknown().transform((value, ctx) => {
-    if (typeof value === 'string') {
-      try {
-        const u = new URL(value);
-        if (u.protocol === 'http:' || u.protocol === 'https:') return value;
-      } catch {
-        // reported below
-      }
-    }
-    ctx.addIssue({ code: 'custom', message: `must be an http:// or https:// URL, got ${typeof value === 'string' ? redactUrl(value) : typeof value}` });
-    return z.NEVER;
-  }),
+  url: httpUrl(),
   secret: secretText().optional(),
   timeout: duration(10).optional(),
   max_attempts: wholeNumber(1, 1000).optional(),
@@ -125,8 +124,14 @@ export const configFile = z.strictObject({
       z.strictObject({
         name: backendName,
         bytes_limit: byteSize().optional(),
+        // Exactly one of `directory` and `endpoint` (checked in backends.ts, with the S3 keys' rules).
         // A local directory standing in for the backend's storage (development, single machine).
         directory: text('a directory path').optional(),
+        ...s3BackendKeys,
+        // Monthly usage limits (0 = none).
+        api_request_limit: wholeNumber(0).optional(),
+        egress_byte_limit: byteSize().optional(),
+        ingress_byte_limit: byteSize().optional(),
       }),
     )
     .optional(),

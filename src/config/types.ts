@@ -80,8 +80,36 @@ export interface BackendConfig {
   readonly name: string;
   /** 0 = unlimited. */
   readonly bytesLimit: number;
-  /** When set, the workers reach this backend's bytes as files below this directory. */
+  /** A `directory` backend: its bytes are files below this directory. */
   readonly directory?: string;
+  /** An `s3` backend (config key `endpoint` and its companions). Never set together with `directory`. */
+  readonly s3?: S3BackendConfig;
+  /**
+   * `api_request_limit`, `egress_byte_limit`, `ingress_byte_limit` (0 = none). Absent when the file
+   * sets none of them: read it through `monthlyLimitsOf` (config/backends.ts).
+   */
+  readonly monthlyLimits?: BackendMonthlyLimits;
+}
+
+export interface S3BackendConfig {
+  /** http:// or https:// URL of the service. */
+  readonly endpoint: string;
+  /** Default us-east-1. */
+  readonly region: string;
+  readonly bucket: string;
+  readonly accessKeyId: string;
+  readonly secretAccessKey: Secret;
+  /** Path-style URLs (`endpoint/bucket/key`); default true (what most S3-compatible services want). */
+  readonly forcePathStyle: boolean;
+  /** Per request (connect and idle socket); default 30 s. */
+  readonly timeoutMs: number;
+}
+
+/** Per calendar month (UTC), from backend_usage; 0 = no limit. */
+export interface BackendMonthlyLimits {
+  readonly apiRequests: number;
+  readonly egressBytes: number;
+  readonly ingressBytes: number;
 }
 
 export interface WorkerSchedule {
