@@ -74,7 +74,7 @@ export interface Serve {
    * of the server's log appended to its message.
    */
   guard(fn: () => Promise<void>): () => Promise<void>;
-  /** SIGTERM, then waits for the exit (SIGKILL after 15 s); removes the directory unless `keep`. */
+  /** SIGTERM, then waits for the exit (SIGKILL after 15 s); removes the directory unless S3O_KEEP_CLIENT_DIRS is set. */
   stop(): Promise<void>;
 }
 
@@ -181,15 +181,19 @@ export async function startServe(name: string): Promise<Serve> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (exitCode !== undefined) {
-      logStream.end();
-      throw new Error(`s3-orchestrator serve exited (code ${exitCode}, signal ${exitSignal}) before answering on ${host}:${port}${describeTail()}`);
+      const message = `s3-orchestrator serve exited (code ${exitCode}, signal ${exitSignal}) before answering on ${host}:${port}${describeTail()}`;
+      await new Promise<void>((r) => logStream.end(r));
+      if (!process.env.S3O_KEEP_CLIENT_DIRS) rmSync(dir, { recursive: true, force: true });
+      throw new Error(message);
     }
     if (await portAnswers(host, port)) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       await exited;
-      logStream.end();
-      throw new Error(`s3-orchestrator serve did not answer on ${host}:${port} within 30 s${describeTail()}`);
+      const message = `s3-orchestrator serve did not answer on ${host}:${port} within 30 s${describeTail()}`;
+      await new Promise<void>((r) => logStream.end(r));
+      if (!process.env.S3O_KEEP_CLIENT_DIRS) rmSync(dir, { recursive: true, force: true });
+      throw new Error(message);
     }
     await new Promise((r) => setTimeout(r, 150));
   }
