@@ -172,6 +172,21 @@ describeEngines('objects: round trips', (engine) => {
     await expectLedgerConsistent(tg.store);
   });
 
+  it('concurrent PUTs with If-None-Match: * create the key once; the others are 412', async () => {
+    const { tg, s3 } = await gatewayWithBucket(engine);
+    const bodies = Array.from({ length: 6 }, (_, i) => `contender ${i}`);
+    const outcomes = await Promise.allSettled(bodies.map((Body) => s3.send(new PutObjectCommand({ Bucket: 'bkt1', Key: 'race', Body, IfNoneMatch: '*' }))));
+    const won = outcomes.flatMap((o, i) => (o.status === 'fulfilled' ? [bodies[i]!] : []));
+    expect(won).toHaveLength(1);
+    for (const o of outcomes) {
+      if (o.status === 'rejected') expect((o.reason as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode).toBe(412);
+    }
+    expect((await getBytes(s3, 'bkt1', 'race')).bytes.toString()).toBe(won[0]);
+    expect(await tg.store.objects.lookup('bkt1/race')).toHaveLength(1);
+    expect((await tg.store.intents.summary()).count).toBe(0);
+    await expectLedgerConsistent(tg.store);
+  });
+
   it('a wrong Content-MD5 is BadDigest and the prior version stays', async () => {
     const { tg, s3 } = await gatewayWithBucket(engine);
     await s3.send(new PutObjectCommand({ Bucket: 'bkt1', Key: 'k', Body: 'original' }));
