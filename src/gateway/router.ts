@@ -67,8 +67,6 @@ export function route(method: string, rawPath: string, rawQuery: string, hostBuc
     const rest = slash < 0 ? '' : path.slice(slash + 1);
     key = rest === '' ? undefined : decode(rest);
   }
-  // S3's key limit is 1024 bytes of UTF-8 (the store's own limit covers "{bucket}/{key}", not the key alone).
-  if (key !== undefined && Buffer.byteLength(key, 'utf8') > 1024) throw new S3Error('KeyTooLongError', undefined, { extra: { Size: String(Buffer.byteLength(key, 'utf8')), MaxSizeAllowed: '1024' } });
   if (key !== undefined && Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) throw new S3Error('KeyTooLongError', `Your key is ${Buffer.byteLength(key, 'utf8')} bytes; the limit is ${MAX_KEY_BYTES}.`);
   for (const name of query.keys()) {
     if (UNSUPPORTED_SUBRESOURCES.has(name)) throw new S3Error('NotImplemented', `The ${name} sub-resource is not implemented by this gateway.`);
