@@ -49,7 +49,9 @@ CREATE TABLE IF NOT EXISTS multipart_uploads (
     storage_key   TEXT    NOT NULL,
     content_type  TEXT    NOT NULL,
     user_metadata TEXT    NOT NULL,
-    created_at    INTEGER NOT NULL
+    created_at    INTEGER NOT NULL,
+    -- The backend's own id of the upload (S3 backends); NULL when the backend needs none.
+    backend_upload_id TEXT
 ) STRICT;
 CREATE INDEX IF NOT EXISTS multipart_uploads_by_key ON multipart_uploads (object_key, upload_id);
 CREATE INDEX IF NOT EXISTS multipart_uploads_by_age ON multipart_uploads (created_at);
@@ -154,4 +156,4 @@ CREATE TABLE IF NOT EXISTS buckets (
 ) STRICT;
 
 -- The version stamp the program compares with the file's: bump it with every change to this file.
-PRAGMA user_version = 3;
+PRAGMA user_version = 4;

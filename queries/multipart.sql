@@ -3,13 +3,19 @@ INSERT INTO multipart_uploads (upload_id, object_key, backend_name, storage_key,
 VALUES (:uploadId!, :objectKey!, :backendName!, :storageKey!, :contentType!, :userMetadata!, :createdAt!);
 
 /* @name GetUpload */
-SELECT upload_id, object_key, backend_name, storage_key, content_type, user_metadata, created_at
+SELECT upload_id, object_key, backend_name, storage_key, content_type, user_metadata, created_at, backend_upload_id
 FROM multipart_uploads
 WHERE upload_id = :uploadId!;
 
+/* @name SetBackendUploadId */
+-- Records the backend's id of the upload once; recording the same id again is a no-op.
+UPDATE multipart_uploads
+SET backend_upload_id = :backendUploadId!
+WHERE upload_id = :uploadId! AND (backend_upload_id IS NULL OR backend_upload_id = :backendUploadId!);
+
 /* @name LockUpload */
 -- Serialises part commits, completion and abort of one upload.
-SELECT upload_id, object_key, backend_name, storage_key, content_type, user_metadata, created_at
+SELECT upload_id, object_key, backend_name, storage_key, content_type, user_metadata, created_at, backend_upload_id
 FROM multipart_uploads
 WHERE upload_id = :uploadId!
 FOR UPDATE;
@@ -41,14 +47,14 @@ WHERE upload_id = :uploadId!;
 
 /* @name ListUploadsFrom */
 -- Open uploads in (object_key, upload_id) order after a position, below :toKey when given (a prefix's end).
-SELECT upload_id, object_key, backend_name, storage_key, content_type, user_metadata, created_at
+SELECT upload_id, object_key, backend_name, storage_key, content_type, user_metadata, created_at, backend_upload_id
 FROM multipart_uploads
 WHERE (object_key, upload_id) > (:afterKey!, :afterUploadId!) AND (:toKey::text IS NULL OR object_key < :toKey)
 ORDER BY object_key, upload_id
 LIMIT :limit!;
 
 /* @name ListUploadsCreatedBefore */
-SELECT upload_id, object_key, backend_name, storage_key, content_type, user_metadata, created_at
+SELECT upload_id, object_key, backend_name, storage_key, content_type, user_metadata, created_at, backend_upload_id
 FROM multipart_uploads
 WHERE created_at < :cutoff!
 ORDER BY created_at, upload_id

@@ -72,7 +72,28 @@ export class MultipartOperations {
       createdAt: this.ctx.clock.now(),
     };
     await this.ctx.db.transaction((q) => q.insertUpload(upload));
-    return { ...upload, userMetadata: JSON.parse(userMetadata) as UserMetadata };
+    return { ...upload, userMetadata: JSON.parse(userMetadata) as UserMetadata, backendUploadId: null };
+  }
+
+  /**
+   * Records the id the upload's backend gave its side of the upload (S3: CreateMultipartUpload's
+   * UploadId). The backend is chosen by createUpload, so the caller opens the backend upload after it
+   * and records the id here. Recording the same id again is a no-op; another id is refused (the
+   * first backend upload would be lost track of). NotFound when the upload is gone.
+   */
+  async recordBackendUpload(uploadId: string, backendUploadId: string): Promise<MultipartUpload> {
+    if (typeof backendUploadId !== 'string' || backendUploadId === '' || backendUploadId.length > 1024) {
+      throw new InvalidArgumentError('backendUploadId', 'must be a non-empty text of at most 1024 characters');
+    }
+    return this.ctx.db.transaction(async (q) => {
+      const changed = await q.setBackendUploadId({ uploadId, backendUploadId });
+      const [row] = await q.getUpload({ uploadId });
+      if (!row) throw new NotFoundError('upload', uploadId);
+      if (changed === 0 && row.backend_upload_id !== backendUploadId) {
+        throw new PreconditionFailedError(`upload ${uploadId} already has backend upload id ${JSON.stringify(row.backend_upload_id)}`);
+      }
+      return toUpload(row);
+    });
   }
 
   /** Admits a part's bytes on the upload's backend (NoSpace when there is no room) and records its intent. */

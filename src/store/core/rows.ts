@@ -49,6 +49,7 @@ export function toUpload(r: Q.IGetUploadResult): MultipartUpload {
     contentType: r.content_type,
     userMetadata: parseMetadata(r.user_metadata),
     createdAt: r.created_at,
+    backendUploadId: r.backend_upload_id,
   };
 }
 

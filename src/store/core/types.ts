@@ -101,6 +101,8 @@ export interface MultipartUpload {
   readonly contentType: string;
   readonly userMetadata: UserMetadata;
   readonly createdAt: Date;
+  /** The backend's own id of the upload (an S3 backend's UploadId); null when the backend needs none. */
+  readonly backendUploadId: string | null;
 }
 
 export interface UploadPart {

@@ -21,11 +21,23 @@ export function schemaVersionOf(db: SqliteConnection): number {
  * missing, so changes to existing tables are listed here, by the version they lead to (the same
  * changes as the Postgres migration of that release). They run before schema.sql, in its transaction.
  */
-const UPGRADES: Record<number, readonly string[]> = {
+type UpgradeStep = string | ((db: SqliteConnection) => void);
+
+/** ADD COLUMN unless the table has it already (a file made by a newer schema.sql, stamped older). */
+function addColumn(table: string, column: string, definition: string): UpgradeStep {
+  return (db) => {
+    const columns = (db.pragma(`table_info(${table})`) as { name: string }[]).map((c) => c.name);
+    if (!columns.includes(column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+  };
+}
+
+const UPGRADES: Record<number, readonly UpgradeStep[]> = {
   // migrations/0003_intent_supersession.sql
   2: ['ALTER TABLE pending_objects ADD COLUMN superseded_at INTEGER'],
   // migrations/0004_buckets.sql: a new table only, which schema.sql's CREATE TABLE IF NOT EXISTS adds.
   3: [],
+  // migrations/0005_multipart_backend_upload_id.sql
+  4: [addColumn('multipart_uploads', 'backend_upload_id', 'TEXT')],
 };
 
 /**
@@ -39,7 +51,10 @@ export function applySchema(db: SqliteConnection, path: string): { from: number;
   db.transaction(() => {
     if (from !== 0) {
       for (let version = from + 1; version <= SCHEMA_VERSION; version++) {
-        for (const statement of UPGRADES[version] ?? []) db.exec(statement);
+        for (const step of UPGRADES[version] ?? []) {
+          if (typeof step === 'string') db.exec(step);
+          else step(db);
+        }
       }
     }
     db.exec(schemaText);

@@ -262,6 +262,7 @@ export interface IGetUploadParams {
 /** queries/multipart.sql: IGetUploadResult */
 export interface IGetUploadResult {
   backend_name: string;
+  backend_upload_id: string | null;
   content_type: string;
   created_at: Date;
   object_key: string;
@@ -269,6 +270,15 @@ export interface IGetUploadResult {
   upload_id: string;
   user_metadata: string;
 }
+
+/** queries/multipart.sql: ISetBackendUploadIdParams */
+export interface ISetBackendUploadIdParams {
+  backendUploadId: string;
+  uploadId: string;
+}
+
+/** queries/multipart.sql: ISetBackendUploadIdResult */
+export type ISetBackendUploadIdResult = void;
 
 /** queries/multipart.sql: ILockUploadParams */
 export interface ILockUploadParams {
@@ -278,6 +288,7 @@ export interface ILockUploadParams {
 /** queries/multipart.sql: ILockUploadResult */
 export interface ILockUploadResult {
   backend_name: string;
+  backend_upload_id: string | null;
   content_type: string;
   created_at: Date;
   object_key: string;
@@ -366,6 +377,7 @@ export interface IListUploadsFromParams {
 /** queries/multipart.sql: IListUploadsFromResult */
 export interface IListUploadsFromResult {
   backend_name: string;
+  backend_upload_id: string | null;
   content_type: string;
   created_at: Date;
   object_key: string;
@@ -383,6 +395,7 @@ export interface IListUploadsCreatedBeforeParams {
 /** queries/multipart.sql: IListUploadsCreatedBeforeResult */
 export interface IListUploadsCreatedBeforeResult {
   backend_name: string;
+  backend_upload_id: string | null;
   content_type: string;
   created_at: Date;
   object_key: string;
@@ -1096,6 +1109,8 @@ export interface TxQueries {
   insertUpload(params: IInsertUploadParams): Promise<number>;
   /** queries/multipart.sql */
   getUpload(params: IGetUploadParams): Promise<IGetUploadResult[]>;
+  /** queries/multipart.sql */
+  setBackendUploadId(params: ISetBackendUploadIdParams): Promise<number>;
   /** queries/multipart.sql */
   lockUpload(params: ILockUploadParams): Promise<ILockUploadResult[]>;
   /** queries/multipart.sql */

@@ -4,7 +4,7 @@
 /** Every generated query, with whether it returns rows or only a row count. */
 import { insertBucket, getBucket, lockBucket, listBuckets, deleteBucket, bucketContents, bucketStats } from './buckets.queries.js';
 import { claimCleanup, releaseCleanupClaims, deleteCleanupRow, retryCleanup, moveCleanupToDlq, listCleanupRows, listDlqRows, requeueDlq, purgeDlq, cleanupDepths } from './cleanup.queries.js';
-import { insertUpload, getUpload, lockUpload, deletePart, insertPart, listParts, deleteParts, deleteUpload, listUploadsFrom, listUploadsCreatedBefore, sumPartsByBackend } from './multipart.queries.js';
+import { insertUpload, getUpload, setBackendUploadId, lockUpload, deletePart, insertPart, listParts, deleteParts, deleteUpload, listUploadsFrom, listUploadsCreatedBefore, sumPartsByBackend } from './multipart.queries.js';
 import { claimOutbox, releaseOutboxClaims, deleteOutboxEvent, retryOutboxEvent, failOutboxEvent, listOutboxEvents, requeueFailedOutbox, purgeFailedOutbox, outboxSummary } from './notifications.queries.js';
 import { lockObjectKey, lockObjectKeys, insertCopy, lookupCopies, endVersion, replaceVersion, endVersions, deleteCopy, listObjectsFrom, listObjectsRange, sumCopiesByBackend } from './objects.queries.js';
 import { insertIntent, insertAdmittedIntent, takeIntent, deleteIntent, getIntent, listIntentsCreatedBefore, listReapableIntents, intentSummary, sumIntentsByBackend } from './pending.queries.js';
@@ -31,6 +31,7 @@ export const generatedQueries = {
   cleanupDepths: { query: cleanupDepths, returnsRows: true },
   insertUpload: { query: insertUpload, returnsRows: false },
   getUpload: { query: getUpload, returnsRows: true },
+  setBackendUploadId: { query: setBackendUploadId, returnsRows: false },
   lockUpload: { query: lockUpload, returnsRows: true },
   deletePart: { query: deletePart, returnsRows: true },
   insertPart: { query: insertPart, returnsRows: false },

@@ -43,6 +43,7 @@ export interface IGetUploadParams {
 /** 'GetUpload' return type */
 export interface IGetUploadResult {
   backend_name: string;
+  backend_upload_id: string | null;
   content_type: string;
   created_at: Date;
   object_key: string;
@@ -57,17 +58,46 @@ export interface IGetUploadQuery {
   result: IGetUploadResult;
 }
 
-const getUploadIR: any = {"usedParamSet":{"uploadId":true},"params":[{"name":"uploadId","required":true,"transform":{"type":"scalar"},"locs":[{"a":138,"b":147}]}],"statement":"SELECT upload_id, object_key, backend_name, storage_key, content_type, user_metadata, created_at\nFROM multipart_uploads\nWHERE upload_id = :uploadId!"};
+const getUploadIR: any = {"usedParamSet":{"uploadId":true},"params":[{"name":"uploadId","required":true,"transform":{"type":"scalar"},"locs":[{"a":157,"b":166}]}],"statement":"SELECT upload_id, object_key, backend_name, storage_key, content_type, user_metadata, created_at, backend_upload_id\nFROM multipart_uploads\nWHERE upload_id = :uploadId!"};
 
 /**
  * Query generated from SQL:
  * ```
- * SELECT upload_id, object_key, backend_name, storage_key, content_type, user_metadata, created_at
+ * SELECT upload_id, object_key, backend_name, storage_key, content_type, user_metadata, created_at, backend_upload_id
  * FROM multipart_uploads
  * WHERE upload_id = :uploadId!
  * ```
  */
 export const getUpload = new PreparedQuery<IGetUploadParams,IGetUploadResult>(getUploadIR);
+
+
+/** 'SetBackendUploadId' parameters type */
+export interface ISetBackendUploadIdParams {
+  backendUploadId: string;
+  uploadId: string;
+}
+
+/** 'SetBackendUploadId' return type */
+export type ISetBackendUploadIdResult = void;
+
+/** 'SetBackendUploadId' query type */
+export interface ISetBackendUploadIdQuery {
+  params: ISetBackendUploadIdParams;
+  result: ISetBackendUploadIdResult;
+}
+
+const setBackendUploadIdIR: any = {"usedParamSet":{"backendUploadId":true,"uploadId":true},"params":[{"name":"backendUploadId","required":true,"transform":{"type":"scalar"},"locs":[{"a":137,"b":153},{"a":238,"b":254}]},{"name":"uploadId","required":true,"transform":{"type":"scalar"},"locs":[{"a":173,"b":182}]}],"statement":"-- Records the backend's id of the upload once; recording the same id again is a no-op.\nUPDATE multipart_uploads\nSET backend_upload_id = :backendUploadId!\nWHERE upload_id = :uploadId! AND (backend_upload_id IS NULL OR backend_upload_id = :backendUploadId!)"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- Records the backend's id of the upload once; recording the same id again is a no-op.
+ * UPDATE multipart_uploads
+ * SET backend_upload_id = :backendUploadId!
+ * WHERE upload_id = :uploadId! AND (backend_upload_id IS NULL OR backend_upload_id = :backendUploadId!)
+ * ```
+ */
+export const setBackendUploadId = new PreparedQuery<ISetBackendUploadIdParams,ISetBackendUploadIdResult>(setBackendUploadIdIR);
 
 
 /** 'LockUpload' parameters type */
@@ -78,6 +108,7 @@ export interface ILockUploadParams {
 /** 'LockUpload' return type */
 export interface ILockUploadResult {
   backend_name: string;
+  backend_upload_id: string | null;
   content_type: string;
   created_at: Date;
   object_key: string;
@@ -92,13 +123,13 @@ export interface ILockUploadQuery {
   result: ILockUploadResult;
 }
 
-const lockUploadIR: any = {"usedParamSet":{"uploadId":true},"params":[{"name":"uploadId","required":true,"transform":{"type":"scalar"},"locs":[{"a":202,"b":211}]}],"statement":"-- Serialises part commits, completion and abort of one upload.\nSELECT upload_id, object_key, backend_name, storage_key, content_type, user_metadata, created_at\nFROM multipart_uploads\nWHERE upload_id = :uploadId!\nFOR UPDATE"};
+const lockUploadIR: any = {"usedParamSet":{"uploadId":true},"params":[{"name":"uploadId","required":true,"transform":{"type":"scalar"},"locs":[{"a":221,"b":230}]}],"statement":"-- Serialises part commits, completion and abort of one upload.\nSELECT upload_id, object_key, backend_name, storage_key, content_type, user_metadata, created_at, backend_upload_id\nFROM multipart_uploads\nWHERE upload_id = :uploadId!\nFOR UPDATE"};
 
 /**
  * Query generated from SQL:
  * ```
  * -- Serialises part commits, completion and abort of one upload.
- * SELECT upload_id, object_key, backend_name, storage_key, content_type, user_metadata, created_at
+ * SELECT upload_id, object_key, backend_name, storage_key, content_type, user_metadata, created_at, backend_upload_id
  * FROM multipart_uploads
  * WHERE upload_id = :uploadId!
  * FOR UPDATE
@@ -282,6 +313,7 @@ export interface IListUploadsFromParams {
 /** 'ListUploadsFrom' return type */
 export interface IListUploadsFromResult {
   backend_name: string;
+  backend_upload_id: string | null;
   content_type: string;
   created_at: Date;
   object_key: string;
@@ -296,13 +328,13 @@ export interface IListUploadsFromQuery {
   result: IListUploadsFromResult;
 }
 
-const listUploadsFromIR: any = {"usedParamSet":{"afterKey":true,"afterUploadId":true,"toKey":true,"limit":true},"params":[{"name":"afterKey","required":true,"transform":{"type":"scalar"},"locs":[{"a":262,"b":271}]},{"name":"afterUploadId","required":true,"transform":{"type":"scalar"},"locs":[{"a":274,"b":288}]},{"name":"toKey","required":false,"transform":{"type":"scalar"},"locs":[{"a":296,"b":301},{"a":333,"b":338}]},{"name":"limit","required":true,"transform":{"type":"scalar"},"locs":[{"a":378,"b":384}]}],"statement":"-- Open uploads in (object_key, upload_id) order after a position, below :toKey when given (a prefix's end).\nSELECT upload_id, object_key, backend_name, storage_key, content_type, user_metadata, created_at\nFROM multipart_uploads\nWHERE (object_key, upload_id) > (:afterKey!, :afterUploadId!) AND (:toKey::text IS NULL OR object_key < :toKey)\nORDER BY object_key, upload_id\nLIMIT :limit!"};
+const listUploadsFromIR: any = {"usedParamSet":{"afterKey":true,"afterUploadId":true,"toKey":true,"limit":true},"params":[{"name":"afterKey","required":true,"transform":{"type":"scalar"},"locs":[{"a":281,"b":290}]},{"name":"afterUploadId","required":true,"transform":{"type":"scalar"},"locs":[{"a":293,"b":307}]},{"name":"toKey","required":false,"transform":{"type":"scalar"},"locs":[{"a":315,"b":320},{"a":352,"b":357}]},{"name":"limit","required":true,"transform":{"type":"scalar"},"locs":[{"a":397,"b":403}]}],"statement":"-- Open uploads in (object_key, upload_id) order after a position, below :toKey when given (a prefix's end).\nSELECT upload_id, object_key, backend_name, storage_key, content_type, user_metadata, created_at, backend_upload_id\nFROM multipart_uploads\nWHERE (object_key, upload_id) > (:afterKey!, :afterUploadId!) AND (:toKey::text IS NULL OR object_key < :toKey)\nORDER BY object_key, upload_id\nLIMIT :limit!"};
 
 /**
  * Query generated from SQL:
  * ```
  * -- Open uploads in (object_key, upload_id) order after a position, below :toKey when given (a prefix's end).
- * SELECT upload_id, object_key, backend_name, storage_key, content_type, user_metadata, created_at
+ * SELECT upload_id, object_key, backend_name, storage_key, content_type, user_metadata, created_at, backend_upload_id
  * FROM multipart_uploads
  * WHERE (object_key, upload_id) > (:afterKey!, :afterUploadId!) AND (:toKey::text IS NULL OR object_key < :toKey)
  * ORDER BY object_key, upload_id
@@ -321,6 +353,7 @@ export interface IListUploadsCreatedBeforeParams {
 /** 'ListUploadsCreatedBefore' return type */
 export interface IListUploadsCreatedBeforeResult {
   backend_name: string;
+  backend_upload_id: string | null;
   content_type: string;
   created_at: Date;
   object_key: string;
@@ -335,12 +368,12 @@ export interface IListUploadsCreatedBeforeQuery {
   result: IListUploadsCreatedBeforeResult;
 }
 
-const listUploadsCreatedBeforeIR: any = {"usedParamSet":{"cutoff":true,"limit":true},"params":[{"name":"cutoff","required":true,"transform":{"type":"scalar"},"locs":[{"a":139,"b":146}]},{"name":"limit","required":true,"transform":{"type":"scalar"},"locs":[{"a":185,"b":191}]}],"statement":"SELECT upload_id, object_key, backend_name, storage_key, content_type, user_metadata, created_at\nFROM multipart_uploads\nWHERE created_at < :cutoff!\nORDER BY created_at, upload_id\nLIMIT :limit!"};
+const listUploadsCreatedBeforeIR: any = {"usedParamSet":{"cutoff":true,"limit":true},"params":[{"name":"cutoff","required":true,"transform":{"type":"scalar"},"locs":[{"a":158,"b":165}]},{"name":"limit","required":true,"transform":{"type":"scalar"},"locs":[{"a":204,"b":210}]}],"statement":"SELECT upload_id, object_key, backend_name, storage_key, content_type, user_metadata, created_at, backend_upload_id\nFROM multipart_uploads\nWHERE created_at < :cutoff!\nORDER BY created_at, upload_id\nLIMIT :limit!"};
 
 /**
  * Query generated from SQL:
  * ```
- * SELECT upload_id, object_key, backend_name, storage_key, content_type, user_metadata, created_at
+ * SELECT upload_id, object_key, backend_name, storage_key, content_type, user_metadata, created_at, backend_upload_id
  * FROM multipart_uploads
  * WHERE created_at < :cutoff!
  * ORDER BY created_at, upload_id

@@ -1,12 +1,16 @@
 import type * as Q from '../../core/generated/queries.js';
 import { ms, SqliteQueryContext, withDates, withExact } from './context.js';
 
-const UPLOAD_COLUMNS = 'upload_id, object_key, backend_name, storage_key, content_type, user_metadata, created_at';
+/** Written by insertUpload (backend_upload_id is set later, by setBackendUploadId). */
+const UPLOAD_INSERT_COLUMNS = 'upload_id, object_key, backend_name, storage_key, content_type, user_metadata, created_at';
+const UPLOAD_COLUMNS = `${UPLOAD_INSERT_COLUMNS}, backend_upload_id`;
 const PART_COLUMNS = 'upload_id, part_number, etag, size_bytes, storage_key, created_at';
 
 /** The statements of this mirror, by query name (the benchmark runs the same text through the raw driver). */
 export const SQL = {
-  insertUpload: `INSERT INTO multipart_uploads (${UPLOAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  insertUpload: `INSERT INTO multipart_uploads (${UPLOAD_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  setBackendUploadId: `UPDATE multipart_uploads SET backend_upload_id = @backendUploadId
+    WHERE upload_id = @uploadId AND (backend_upload_id IS NULL OR backend_upload_id = @backendUploadId)`,
   getUpload: `SELECT ${UPLOAD_COLUMNS} FROM multipart_uploads WHERE upload_id = ?`,
   deletePart: `DELETE FROM multipart_parts WHERE upload_id = ? AND part_number = ? RETURNING ${PART_COLUMNS}`,
   insertPart: `INSERT INTO multipart_parts (${PART_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`,
@@ -38,6 +42,10 @@ export class MultipartQueries extends SqliteQueryContext {
 
   async getUpload(p: Q.IGetUploadParams): Promise<Q.IGetUploadResult[]> {
     return withDates(this.stmt(SQL.getUpload).all(p.uploadId), 'created_at');
+  }
+
+  async setBackendUploadId(p: Q.ISetBackendUploadIdParams): Promise<number> {
+    return this.stmt(SQL.setBackendUploadId).run({ uploadId: p.uploadId, backendUploadId: p.backendUploadId }).changes;
   }
 
   /** Transactions are serialised: reading the row is all there is to locking it. */
