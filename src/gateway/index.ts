@@ -9,6 +9,7 @@ import { BucketDirectory } from './bucket-directory.js';
 import type { GatewayDeps } from './context.js';
 import { BackendRouter } from './routing/backend-router.js';
 import type { BreakerOptions } from './routing/circuit-breaker.js';
+import { MonthlyUsageGuard } from './routing/monthly-usage.js';
 import { createGatewayServer } from './server.js';
 
 export interface GatewayOptions {
@@ -37,6 +38,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const { created } = await store.buckets.create({ name, owner: 'config' });
     if (created) logger.info({ bucket: name }, 'bucket created from the config');
   }
+  const usage = new MonthlyUsageGuard(store, config, logger);
+  await usage.start();
   const deps: GatewayDeps = {
     store,
     config,
@@ -44,7 +47,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     backends: options.backends,
     access: new AccessControl(options.credentials),
     buckets: new BucketDirectory(store),
-    router: new BackendRouter(config, options.backends, logger, options.breaker),
+    router: new BackendRouter(config, options.backends, logger, usage, options.breaker),
   };
   const server = createGatewayServer(deps);
   await new Promise<void>((resolve, reject) => {
@@ -60,7 +63,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     server,
     deps,
     url: `http://${host}:${address.port}`,
-    close: (graceMs = 10_000) => closeServer(server, graceMs),
+    close: async (graceMs = 10_000) => {
+      usage.stop();
+      await closeServer(server, graceMs);
+    },
   };
 }
 

@@ -96,4 +96,31 @@ describeEngines('gateway routing over several backends', (engine) => {
     expect(out.Metadata).toEqual({ m: '1' });
     renameSync(`${root}.away`, root);
   });
+
+  it(`monthly limits: a backend past its request limit is skipped for writes; a failing or over-limit backend still serves the only copy; limits count flushed totals and unflushed counters [${engine}]`, async () => {
+    const tg = await startTestGateway(engine, {
+      backends: [
+        { name: 'a', bytesLimit: 0, monthlyLimits: { apiRequests: 2, egressBytes: 0, ingressBytes: 0 } },
+        { name: 'b', bytesLimit: 0, monthlyLimits: { apiRequests: 0, egressBytes: 5, ingressBytes: 0 } },
+      ],
+      buckets: ['bkt'],
+    });
+    const s3 = tg.client();
+    await put(s3, 'k0', 'zero');
+    await put(s3, 'k1', 'one');
+    await put(s3, 'k2', 'two');
+    expect(await backendOf(tg, 'k0')).toEqual(['a']);
+    expect(await backendOf(tg, 'k1')).toEqual(['a']);
+    expect(await backendOf(tg, 'k2')).toEqual(['b']);
+    // a is past its request limit, but it holds the only copy of k0: it still serves it.
+    expect(await get(s3, 'k0')).toBe('zero');
+    // b is past its egress limit after one read of 3 bytes and another of 3: the second still works (only copy).
+    expect(await get(s3, 'k2')).toBe('two');
+    expect(await get(s3, 'k2')).toBe('two');
+    // With the limits counted from flushed totals too (another instance's usage), the rule holds after a flush.
+    await tg.store.usage.flush();
+    await tg.gateway.deps.router.refreshUsage();
+    await put(s3, 'k3', 'three');
+    expect(await backendOf(tg, 'k3')).toEqual(['b']);
+  });
 });

@@ -7,7 +7,7 @@ import { checkDirectoryBackends } from '../../src/backends/directory-identity.js
 import type { BackendClient } from '../../src/backends/backend-client.js';
 import { Secret } from '../../src/config/secret.js';
 import { defaultServerConfig } from '../../src/config/server.js';
-import type { AppConfig, CredentialConfig } from '../../src/config/types.js';
+import type { AppConfig, BackendMonthlyLimits, CredentialConfig } from '../../src/config/types.js';
 import { startGateway, type Gateway } from '../../src/gateway/index.js';
 import type { BreakerOptions } from '../../src/gateway/routing/circuit-breaker.js';
 import { silentLogger } from '../../src/logging.js';
@@ -42,7 +42,7 @@ export interface TestGatewayOptions {
   /** Byte limit of the single directory backend "local" (0 = unlimited). */
   readonly bytesLimit?: number;
   /** Several directory backends instead of "local" (each in its own directory under the test's). */
-  readonly backends?: readonly { name: string; bytesLimit: number }[];
+  readonly backends?: readonly { name: string; bytesLimit: number; monthlyLimits?: BackendMonthlyLimits }[];
   readonly placement?: 'pack' | 'spread';
   readonly breaker?: BreakerOptions;
   readonly buckets?: readonly string[];

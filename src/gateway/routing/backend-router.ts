@@ -3,6 +3,7 @@ import type { AppConfig } from '../../config/types.js';
 import type { Logger } from '../../logging.js';
 import type { ObjectCopy } from '../../store/core/types.js';
 import { S3Error } from '../errors.js';
+import type { MonthlyUsageGuard } from './monthly-usage.js';
 import { CircuitBreaker, DEFAULT_BREAKER, isBackendFailure, type BreakerOptions, type BreakerState } from './circuit-breaker.js';
 
 /** Refused without a call: the backend's breaker is open. Counts as a backend failure for failover. */
@@ -27,6 +28,7 @@ export class BackendRouter {
     private readonly config: AppConfig,
     private readonly clients: ReadonlyMap<string, BackendClient>,
     private readonly logger: Logger,
+    private readonly usage: MonthlyUsageGuard | undefined = undefined,
     breaker: BreakerOptions = DEFAULT_BREAKER,
   ) {
     for (const name of clients.keys()) this.#breakers.set(name, new CircuitBreaker(breaker));
@@ -38,17 +40,24 @@ export class BackendRouter {
     return client;
   }
 
-  /** Backends a new write may go to, in config order (the store's placement picks among them). */
+  /**
+   * Backends a new write may go to, in config order (the store's placement picks among them): not
+   * failing, and not past a monthly limit.
+   */
   writeCandidates(exclude: ReadonlySet<string> = new Set()): string[] {
     return this.config.backends
       .map((b) => b.name)
-      .filter((name) => this.clients.has(name) && !exclude.has(name) && this.#breakers.get(name)!.available);
+      .filter((name) => this.clients.has(name) && !exclude.has(name) && this.#breakers.get(name)!.available && !(this.usage?.exhausted(name, 'write') ?? false));
   }
 
-  /** The copies to try for a read: usable backends first, the others after (better than nothing). */
+  /**
+   * The copies to try for a read: copies on healthy backends within their monthly limits first;
+   * the others after (a failing or over-limit backend still serves when it holds the only copy).
+   */
   readOrder(copies: readonly ObjectCopy[]): ObjectCopy[] {
     const usable = copies.filter((c) => this.clients.has(c.backendName));
-    return [...usable.filter((c) => this.#breakers.get(c.backendName)!.available), ...usable.filter((c) => !this.#breakers.get(c.backendName)!.available)];
+    const preferred = (c: ObjectCopy) => this.#breakers.get(c.backendName)!.available && !(this.usage?.exhausted(c.backendName, 'read') ?? false);
+    return [...usable.filter(preferred), ...usable.filter((c) => !preferred(c))];
   }
 
   /**
@@ -72,6 +81,11 @@ export class BackendRouter {
       } else breaker!.neutral();
       throw err;
     }
+  }
+
+  /** Reads the month's usage totals now (they are otherwise re-read every few seconds). */
+  async refreshUsage(): Promise<void> {
+    await this.usage?.refresh();
   }
 
   states(): Record<string, BreakerState> {
