@@ -27,7 +27,12 @@ export async function createBucket(ctx: S3Context): Promise<void> {
   // The body, when any, is a CreateBucketConfiguration: the location constraint means nothing here.
   if (ctx.declaredLength() > 0 || ctx.isChunked) await ctx.bodyText();
   const { bucket, created } = await ctx.deps.store.buckets.create({ name: ctx.bucket, owner: ctx.credential.accessKeyId });
-  if (!created) throw new S3Error(bucket.owner === ctx.credential.accessKeyId ? 'BucketAlreadyOwnedByYou' : 'BucketAlreadyExists', undefined, { extra: { BucketName: ctx.bucket } });
+  // One gateway is one account: a bucket the credential may use (its own, or one declared in the
+  // config) is "already yours", which tools such as `aws s3 mb` and rclone accept.
+  if (!created) {
+    const yours = bucket.owner === ctx.credential.accessKeyId || mayUseBucket(ctx.credential, bucket.name);
+    throw new S3Error(yours ? 'BucketAlreadyOwnedByYou' : 'BucketAlreadyExists', undefined, { extra: { BucketName: ctx.bucket } });
+  }
   sendEmpty(ctx.res, 200, { Location: `/${ctx.bucket}` });
 }
 
