@@ -17,8 +17,18 @@ export async function createMultipartUpload(ctx: S3Context): Promise<void> {
   await ctx.deps.buckets.require(ctx.bucket);
   const { contentType, userMetadata } = metadataFromRequest(ctx.req.headers);
   const upload = await ctx.deps.store.multipart.createUpload({ objectKey: ctx.objectKey, contentType, userMetadata, candidates: ctx.deps.router.writeCandidates() });
-  // The directory backend needs no backend-side upload ('' id); S3 backends open a native one here.
-  await ctx.deps.router.call(upload.backendName, (backend) => backend.createMultipart(upload.storageKey));
+  // The directory backend needs no backend-side upload ('' id); S3 backends open a native one here,
+  // and its id is recorded for the parts, the completion and the abort.
+  let backendUploadId = '';
+  try {
+    backendUploadId = await ctx.deps.router.call(upload.backendName, (backend) => backend.createMultipart(upload.storageKey));
+    if (backendUploadId !== '') await ctx.deps.store.multipart.recordBackendUpload(upload.uploadId, backendUploadId);
+  } catch (err) {
+    const handle = { storageKey: upload.storageKey, backendUploadId };
+    if (backendUploadId !== '') await ctx.deps.router.call(upload.backendName, (backend) => backend.abortMultipart(handle)).catch(() => {});
+    await ctx.deps.store.multipart.abortUpload(upload.uploadId).catch(() => {});
+    throw err;
+  }
   sendXml(ctx.res, 200, 'InitiateMultipartUploadResult', { Bucket: ctx.bucket, Key: ctx.key, UploadId: upload.uploadId });
 }
 
@@ -231,7 +241,7 @@ export async function listMultipartUploads(ctx: S3Context): Promise<void> {
 
 /** How the backend names an upload (the directory backend needs no id). */
 export function handleOf(upload: MultipartUpload): MultipartHandle {
-  return { storageKey: upload.storageKey, backendUploadId: '' };
+  return { storageKey: upload.storageKey, backendUploadId: upload.backendUploadId ?? '' };
 }
 
 export function intParam(ctx: S3Context, name: string, fallback: number, max: number): number {
