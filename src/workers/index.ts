@@ -43,7 +43,7 @@ export function createWorkers(
       logger.child({ job: 'outbox' }),
     ),
     usageFlush(store, w.usageFlush),
-    multipartExpiry(store, w.multipartExpiry, logger.child({ job: 'multipart-expiry' })),
+    multipartExpiry(store, w.multipartExpiry, logger.child({ job: 'multipart-expiry' }), clients),
     ledgerReconcile(store, w.reconcile, logger.child({ job: 'reconcile' })),
   ];
   const runners = jobs.map((job) => new JobRunner(store.db, job, logger));

@@ -1,3 +1,4 @@
+import type { BackendClient } from '../backends/backend-client.js';
 import type { Logger } from '../logging.js';
 import { NotFoundError } from '../store/core/errors.js';
 import { LEADER_JOBS } from '../store/core/leader-jobs.js';
@@ -17,8 +18,25 @@ export function usageFlush(store: MetadataStore, options: { intervalMs: number }
   };
 }
 
-/** Aborts multipart uploads older than `maxAgeMs` (their parts' bytes go to the cleanup queue). */
-export function multipartExpiry(store: MetadataStore, options: { intervalMs: number; batchSize: number; maxAgeMs: number }, logger: Logger): WorkerJob {
+/** What the expiry needs from a backend: dropping its side of an upload (S3: AbortMultipartUpload). */
+export type MultipartAborter = Pick<BackendClient, 'abortMultipart'>;
+
+function canAbortMultipart(client: object | undefined): client is MultipartAborter {
+  return typeof (client as Partial<MultipartAborter> | undefined)?.abortMultipart === 'function';
+}
+
+/**
+ * Aborts multipart uploads older than `maxAgeMs`: first the backend's side (an S3 backend's native
+ * upload holds the parts' bytes), then the store's (the parts' storage keys go to the cleanup queue).
+ * An upload whose backend cannot be reached, or has no client here while it holds a backend upload,
+ * stays for a later tick: dropping it from the store would leave the backend's parts behind for good.
+ */
+export function multipartExpiry(
+  store: MetadataStore,
+  options: { intervalMs: number; batchSize: number; maxAgeMs: number },
+  logger: Logger,
+  clients: ReadonlyMap<string, object> = new Map(),
+): WorkerJob {
   return {
     job: LEADER_JOBS.multipartExpiry,
     intervalMs: options.intervalMs,
@@ -26,16 +44,33 @@ export function multipartExpiry(store: MetadataStore, options: { intervalMs: num
     async tick(signal, isLeader) {
       const cutoff = new Date(store.context.clock.now().getTime() - options.maxAgeMs);
       const stale = await store.multipart.listStaleUploads(cutoff, options.batchSize);
+      let expired = 0;
       for (const upload of stale) {
         if (signal.aborted || !isLeader()) break;
+        const client = clients.get(upload.backendName);
+        if (upload.backendUploadId !== null) {
+          if (!canAbortMultipart(client)) {
+            logger.warn({ upload: upload.uploadId, backend: upload.backendName }, 'a stale multipart upload waits: its backend has no client here');
+            continue;
+          }
+          try {
+            await client.abortMultipart({ storageKey: upload.storageKey, backendUploadId: upload.backendUploadId });
+          } catch (err) {
+            logger.warn({ upload: upload.uploadId, backend: upload.backendName, err: (err as Error).message }, 'a stale multipart upload waits: its backend could not abort it');
+            continue;
+          }
+        }
         try {
           const { parts, bytes } = await store.multipart.abortUpload(upload.uploadId);
+          expired++;
           logger.info({ upload: upload.uploadId, key: upload.objectKey, parts, bytes }, 'expired a stale multipart upload');
         } catch (err) {
           if (!(err instanceof NotFoundError)) throw err; // completed or aborted meanwhile
         }
       }
-      return stale.length;
+      // Only uploads dealt with count: a page of uploads waiting for their backend must not make the
+      // runner tick again at once.
+      return expired;
     },
   };
 }
