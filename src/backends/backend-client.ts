@@ -62,6 +62,12 @@ export interface BackendClient extends BackendHousekeeping {
   abortMultipart(upload: MultipartHandle): Promise<void>;
   /** The byte range of part `partNumber` of a multipart object (GET ?partNumber); undefined when there is no such part. */
   partRange(storageKey: string, partNumber: number): Promise<ByteRange | undefined>;
+  /**
+   * The storage keys the backend holds that start with `prefix` (a multipart object counts as its
+   * own key), in no particular order. The gateway's outage mode asks it for `{objectKey}!` to learn
+   * whether a cached version is still the newest one there. Throws when the backend cannot answer.
+   */
+  list(prefix: string): Promise<string[]>;
 }
 
 /** The backend holds no bytes at the storage key (as opposed to an error reaching it). */

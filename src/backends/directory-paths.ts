@@ -15,6 +15,20 @@ export function storageKeyPath(storageKey: string): string {
   return storageKey.split('/').map(segmentName).join('/');
 }
 
+/** The file name of one segment of a storage key (see storageKeyPath). */
+export function storageKeySegment(segment: string): string {
+  return segmentName(segment);
+}
+
+/** The segment a file name stands for, or undefined when the name is a hash (it cannot be reversed). */
+export function storageKeySegmentOf(name: string): string | undefined {
+  if (name === '%') return '';
+  if (name === '%2E') return '.';
+  if (name === '%2E%2E') return '..';
+  if (name.startsWith('%H')) return undefined;
+  return name.replaceAll('%25', '%');
+}
+
 function segmentName(segment: string): string {
   if (segment === '') return '%';
   if (segment === '.') return '%2E';

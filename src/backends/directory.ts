@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { open, mkdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { open, mkdir, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -7,7 +7,7 @@ import { multipartEtag } from '../store/core/multipart-etag.js';
 import { BackendObjectMissing, type BackendClient, type ByteRange, type MultipartHandle, type PartRef } from './backend-client.js';
 import type { AvailabilityProbe } from './backend-unavailable.js';
 import { assertMarkerPresent } from './directory-identity.js';
-import { storageKeyPath } from './directory-paths.js';
+import { storageKeyPath, storageKeySegment, storageKeySegmentOf } from './directory-paths.js';
 
 /** Marks a multipart object: a small file listing its parts (completion moves no bytes). */
 const PART_LIST_SUFFIX = '%parts';
@@ -178,6 +178,67 @@ export class DirectoryBackend implements BackendClient, AvailabilityProbe {
     let start = 0;
     for (let i = 0; i < partNumber - 1; i++) start += list.parts[i]!.sizeBytes;
     return { start, end: start + list.parts[partNumber - 1]!.sizeBytes - 1 };
+  }
+
+  /**
+   * The storage keys below `prefix`. Files are found by their escaped names: the directory of the
+   * prefix's complete segments is read, and every file whose name continues its last (partial)
+   * segment is a key (below it, every file of a matching subdirectory). A segment too long for a file
+   * name is stored under its hash and cannot be matched by prefix: such names are skipped, and a
+   * prefix whose own keys would all be hashed is refused rather than answered with a false "none".
+   */
+  async list(prefix: string): Promise<string[]> {
+    await this.checkAvailable();
+    const slash = prefix.lastIndexOf('/');
+    const dirKey = slash < 0 ? '' : prefix.slice(0, slash);
+    const partial = prefix.slice(slash + 1);
+    const escaped = partial.replaceAll('%', '%25');
+    // A version key adds a 36-character id to the prefix's last segment.
+    if (Buffer.byteLength(escaped, 'utf8') + 36 > 200) throw new Error(`backend ${JSON.stringify(this.name)} cannot list keys by the prefix ${JSON.stringify(prefix.slice(0, 80))}: its file names are hashed`);
+    const dir = slash < 0 ? this.#objects : join(this.#objects, storageKeyPath(dirKey));
+    const keys: string[] = [];
+    const base = slash < 0 ? '' : `${dirKey}/`;
+    for (const entry of await this.#entries(dir)) {
+      if (!entry.name.startsWith(escaped)) continue;
+      if (entry.isDirectory()) {
+        const segment = storageKeySegmentOf(entry.name);
+        if (segment !== undefined) await this.#walk(join(dir, entry.name), `${base}${segment}/`, keys);
+      } else if (entry.isFile()) {
+        const key = this.#keyOfFile(entry.name);
+        if (key !== undefined && key.startsWith(partial)) keys.push(base + key);
+      }
+    }
+    // Checked again: a root that vanished during the walk must not turn into "no keys".
+    await this.checkAvailable();
+    return keys;
+  }
+
+  async #walk(dir: string, base: string, keys: string[]): Promise<void> {
+    for (const entry of await this.#entries(dir)) {
+      if (entry.isDirectory()) {
+        const segment = storageKeySegmentOf(entry.name);
+        if (segment !== undefined) await this.#walk(join(dir, entry.name), `${base}${segment}/`, keys);
+      } else if (entry.isFile()) {
+        const key = this.#keyOfFile(entry.name);
+        if (key !== undefined) keys.push(base + key);
+      }
+    }
+  }
+
+  async #entries(dir: string) {
+    try {
+      return await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      if (isMissing(err)) return [];
+      throw err;
+    }
+  }
+
+  /** A file's storage-key segment (a part list stands for its object's key); undefined for hashed names. */
+  #keyOfFile(name: string): string | undefined {
+    const file = name.endsWith(PART_LIST_SUFFIX) ? name.slice(0, -PART_LIST_SUFFIX.length) : name;
+    const segment = storageKeySegmentOf(file);
+    return segment !== undefined && storageKeySegment(segment) === file ? segment : undefined;
   }
 
   async *#readParts(list: PartList, range: ByteRange): AsyncGenerator<Buffer> {

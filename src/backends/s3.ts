@@ -9,6 +9,7 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
@@ -245,6 +246,22 @@ export class S3Backend implements BackendClient, AvailabilityProbe {
       if (status === 404 || status === 416 || status === 400) return undefined;
       throw this.#wrap(err);
     }
+  }
+
+  /** ListObjectsV2 by prefix, every page (unfinished multipart uploads are not objects, so not listed). */
+  async list(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    try {
+      do {
+        const res = await this.#client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
+        for (const o of res.Contents ?? []) if (o.Key !== undefined) keys.push(o.Key);
+        token = res.IsTruncated ? res.NextContinuationToken : undefined;
+      } while (token);
+    } catch (err) {
+      throw this.#wrap(err);
+    }
+    return keys;
   }
 
   #uploadId(upload: MultipartHandle): string {
