@@ -32,6 +32,10 @@ describe('server', () => {
       region: 'us-east-1',
       dataDir: join(process.cwd(), 'data'),
       maxObjectBytes: 5 * 1024 ** 3,
+      maxConcurrentRequests: 256,
+      headerTimeoutMs: 60_000,
+      idleTimeoutMs: 65_000,
+      bodyTimeoutMs: 60_000,
     });
   });
 

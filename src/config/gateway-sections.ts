@@ -23,6 +23,12 @@ export function resolveServer(raw: Partial<RawServerSection> | undefined, baseDi
     dataDir: raw?.data_dir === undefined ? defaults.dataDir : resolveConfigPath(baseDir, raw.data_dir),
     maxObjectBytes: raw?.max_object_size ?? defaults.maxObjectBytes,
     ...(tls ? { tls } : {}),
+    maxConcurrentRequests: raw?.max_concurrent_requests ?? defaults.maxConcurrentRequests,
+    headerTimeoutMs: raw?.header_timeout ?? defaults.headerTimeoutMs,
+    idleTimeoutMs: raw?.idle_timeout ?? defaults.idleTimeoutMs,
+    bodyTimeoutMs: raw?.body_timeout ?? defaults.bodyTimeoutMs,
+    shutdownTimeoutMs: raw?.shutdown_timeout ?? defaults.shutdownTimeoutMs,
+    ...(raw?.metrics_listen ? { metricsListen: raw.metrics_listen } : {}),
   };
 }
 

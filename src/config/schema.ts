@@ -107,6 +107,14 @@ export const serverSection = z.strictObject({
   max_object_size: byteSize().optional(),
   // Both or neither: checked in resolve.ts, where each problem gets its own path.
   tls: z.strictObject({ cert_file: text('a file path').optional(), key_file: text('a file path').optional() }).optional(),
+  // Operations (spec gateway.md §6): admission control, timeouts, a separate metrics listener.
+  max_concurrent_requests: wholeNumber(1, 100_000).optional(),
+  header_timeout: duration(100).optional(),
+  idle_timeout: duration(100).optional(),
+  body_timeout: duration(100).optional(),
+  metrics_listen: listenAddress().optional(),
+  // Graceful shutdown: how long requests in progress may take to finish after SIGTERM/SIGINT.
+  shutdown_timeout: duration(0).optional(),
 });
 
 /** Who may call the S3 endpoint (spec gateway.md §3). */

@@ -32,6 +32,18 @@ export interface ServerConfig {
   readonly maxObjectBytes: number;
   /** `server.tls`: serve HTTPS with these PEM files (absolute paths, both exist). Absent: plain HTTP. */
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
+  /** `server.max_concurrent_requests`: S3 requests served at once; more are answered 503 SlowDown before their body is read. */
+  readonly maxConcurrentRequests: number;
+  /** `server.header_timeout`: how long a client may take to send a request's headers. */
+  readonly headerTimeoutMs: number;
+  /** `server.idle_timeout`: a keep-alive connection with no request, or a response the client stopped reading, is closed after this. */
+  readonly idleTimeoutMs: number;
+  /** `server.body_timeout`: a request body that sends no byte for this long (while the gateway waits for it) fails. */
+  readonly bodyTimeoutMs: number;
+  /** `server.metrics_listen`: a separate plain-HTTP listener for /metrics and /health; absent: both on the main listener. */
+  readonly metricsListen?: { readonly host: string; readonly port: number };
+  /** `server.shutdown_timeout`: on SIGTERM/SIGINT, how long requests in progress may take to finish (default 30 s). */
+  readonly shutdownTimeoutMs: number;
 }
 
 export type Permission = 'read' | 'read-write' | 'admin';
