@@ -67,18 +67,55 @@ async function serve(ctx: CommandContext, summaryMs: number): Promise<void> {
 
       const signal = await signals.next({ onReload: () => reloadStep(ctx, service, logger) });
 
-      logger.info({ signal }, 'stopping');
+      // Graceful shutdown (spec §6). A second SIGINT/SIGTERM from here on exits at once.
+      signals.onSecondSignal((second) => {
+        logger.warn({ signal: second }, 'second signal: exiting at once, without waiting for requests in progress');
+        process.exit(second === 'SIGINT' ? 130 : 143);
+      });
+      logger.info({ signal, inFlight: gateway.admission.inFlight, shutdownTimeoutMs: config.server.shutdownTimeoutMs }, 'stopping');
       summary.stop();
       // Stop taking requests before the workers stop: an upload in progress may still commit.
-      await gateway.close();
+      await stopGatewayStep(gateway, config.server.shutdownTimeoutMs, logger);
       await workers.stop();
+      for (const client of clients.values()) (client as { destroy?: () => void }).destroy?.();
     } finally {
+      // Flushes the usage counters first.
       await store.close();
     }
     logger.info({}, 'stopped');
   } finally {
     signals.dispose();
   }
+}
+
+/** How long operations whose connections were cut at the deadline get to abort their intents. */
+const ABORT_WAIT_MS = 10_000;
+
+/**
+ * Readiness off (/health/ready answers 503, responses close their connections), the listener closed;
+ * requests in progress get `timeoutMs` to finish. Then the connections still open are cut: their
+ * operations abort their write intents (the bytes go to the cleanup queue, the prior version stays
+ * current), and the store must stay open until they did, so this waits for every operation to
+ * return (bounded: an intent left behind is the reaper's on the next start or on another instance).
+ */
+async function stopGatewayStep(gateway: Gateway, timeoutMs: number, logger: Logger): Promise<void> {
+  const started = Date.now();
+  gateway.beginShutdown();
+  // A kept-alive connection whose request ends during the drain becomes idle: close it then, not at the deadline.
+  const sweep = setInterval(() => gateway.server.closeIdleConnections(), 100);
+  try {
+    await gateway.close(timeoutMs);
+  } finally {
+    clearInterval(sweep);
+  }
+  const cut = gateway.admission.inFlight;
+  const deadline = Date.now() + ABORT_WAIT_MS;
+  while (gateway.admission.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+  const left = gateway.admission.inFlight;
+  const fields = { ms: Date.now() - started, cutAtDeadline: cut, unfinished: left };
+  if (left > 0) logger.warn(fields, `gateway stopped with ${left} request(s) still unfinished: the reaper resolves their intents`);
+  else if (cut > 0) logger.warn(fields, `gateway stopped: ${cut} request(s) did not finish within server.shutdown_timeout and were cut (their intents aborted)`);
+  else logger.debug(fields, 'gateway stopped: every request in progress finished');
 }
 
 /** Opens the store as an instance (schema applied, quota limits synced) and warns of over-full backends. */
@@ -148,6 +185,8 @@ async function reloadStep(ctx: CommandContext, service: ServiceConfig, logger: R
 interface SignalWaiter {
   /** Resolves with SIGINT or SIGTERM; runs `onReload` for each SIGHUP meanwhile, one at a time. */
   next(handlers: { onReload: () => Promise<void> }): Promise<string>;
+  /** Runs `fn` on the next SIGINT or SIGTERM (the one after the stop). */
+  onSecondSignal(fn: (signal: NodeJS.Signals) => void): void;
   dispose(): void;
 }
 
@@ -156,7 +195,12 @@ function listenForSignals(): SignalWaiter {
   let stopped: string | undefined;
   let reload: (() => Promise<void>) | undefined;
   let reloading = Promise.resolve();
+  let second: ((signal: NodeJS.Signals) => void) | undefined;
   const onStop = (signal: NodeJS.Signals) => {
+    if (stopped !== undefined && second) {
+      second(signal);
+      return;
+    }
     stopped ??= signal;
     stop?.(signal);
   };
@@ -176,6 +220,9 @@ function listenForSignals(): SignalWaiter {
       reload = undefined;
       await reloading; // a reload in progress finishes before the stop
       return signal;
+    },
+    onSecondSignal(fn) {
+      second = fn;
     },
     dispose() {
       clearInterval(keepAlive);

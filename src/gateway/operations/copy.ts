@@ -104,6 +104,7 @@ export async function copyObject(ctx: S3Context): Promise<void> {
     },
     ctx.clientGone,
   );
+  ctx.deps.outage?.rememberWrite(copy);
   sendXml(ctx.res, 200, 'CopyObjectResult', { LastModified: copy.createdAt, ETag: copy.etag });
 }
 

@@ -140,6 +140,7 @@ export async function completeMultipartUpload(ctx: S3Context): Promise<void> {
     if (err instanceof InvalidArgumentError) throw new S3Error('InvalidPart', err.message, { cause: err });
     throw err;
   }
+  ctx.deps.outage?.rememberWrite(result.copy);
   sendXml(ctx.res, 200, 'CompleteMultipartUploadResult', {
     Location: `/${ctx.bucket}/${encodeURIComponent(ctx.key).replaceAll('%2F', '/')}`,
     Bucket: ctx.bucket,

@@ -50,6 +50,7 @@ export async function putObject(ctx: S3Context): Promise<void> {
     ctx.clientGone,
     () => replay?.replayable ?? true,
   );
+  ctx.deps.outage?.rememberWrite(copy);
   const headers: Record<string, string> = { ETag: copy.etag };
   for (const [algorithm, value] of Object.entries(checksums)) headers[`x-amz-checksum-${algorithm}`] = value;
   sendEmpty(ctx.res, 200, headers);
@@ -84,8 +85,12 @@ export async function headObject(ctx: S3Context): Promise<void> {
 }
 
 async function readObject(ctx: S3Context, withBody: boolean): Promise<void> {
-  await ctx.deps.buckets.require(ctx.bucket);
-  const info = await ctx.deps.store.objects.head(ctx.objectKey);
+  const load = async () => {
+    await ctx.deps.buckets.require(ctx.bucket);
+    return ctx.deps.store.objects.head(ctx.objectKey);
+  };
+  // Outage mode: while the database is unreachable, a recently seen object the backends confirm.
+  const info = ctx.deps.outage ? await ctx.deps.outage.objectInfo(ctx.objectKey, load) : await load();
   checkConditions(
     { ifMatch: ctx.header('if-match'), ifNoneMatch: ctx.header('if-none-match'), ifModifiedSince: ctx.header('if-modified-since'), ifUnmodifiedSince: ctx.header('if-unmodified-since') },
     { etag: info.etag, lastModified: info.createdAt },
@@ -160,6 +165,7 @@ async function partRange(ctx: S3Context, info: ObjectInfo, text: string): Promis
 /** DeleteObject: deleting a key that does not exist succeeds, as in S3. */
 export async function deleteObject(ctx: S3Context): Promise<void> {
   await ctx.deps.buckets.require(ctx.bucket);
+  ctx.deps.outage?.forget(ctx.objectKey);
   try {
     await ctx.deps.store.objects.deleteObject(ctx.objectKey);
   } catch (err) {
@@ -194,6 +200,7 @@ export async function deleteObjects(ctx: S3Context): Promise<void> {
     keys.push(key);
   }
   const unique = [...new Set(keys)];
+  for (const k of unique) ctx.deps.outage?.forget(`${ctx.bucket}/${k}`);
   if (unique.length > 0) await ctx.deps.store.objects.deleteObjects(unique.map((k) => `${ctx.bucket}/${k}`));
   sendXml(ctx.res, 200, 'DeleteResult', {
     Deleted: quiet ? undefined : unique.map((k) => ({ Key: k })),
