@@ -4,7 +4,7 @@ import { resolveConfigPath } from './config-paths.js';
 import type { RawConfig, RawServerSection } from './schema.js';
 import { Secret } from './secret.js';
 import { defaultServerConfig } from './server.js';
-import type { CredentialConfig, ServerConfig } from './types.js';
+import type { CredentialConfig, ServerConfig, UiConfig } from './types.js';
 
 /**
  * The rules of the gateway's sections that span fields or touch the file system: TLS files come in
@@ -57,6 +57,11 @@ function checkReadableFile(path: string, field: string, issues: ConfigIssue[]): 
     const code = (err as NodeJS.ErrnoException).code;
     issues.push({ path: field, message: code === 'ENOENT' ? `file not found: ${path}` : `cannot read ${path}: ${code ?? (err as Error).message}` });
   }
+}
+
+/** `ui`: on by default, at /ui of the S3 listener; sessions last a working day. */
+export function resolveUi(raw: RawConfig['ui']): UiConfig {
+  return { enabled: raw?.enabled ?? true, sessionTtlMs: raw?.session_ttl ?? 8 * 3600_000, ...(raw?.listen ? { listen: raw.listen } : {}) };
 }
 
 export function resolveCredentials(raw: RawConfig['credentials'], rawList: unknown, issues: ConfigIssue[]): CredentialConfig[] {

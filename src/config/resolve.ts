@@ -8,7 +8,7 @@ import { Secret } from './secret.js';
 import { join } from 'node:path';
 import { checkBackendEntries, toBackendConfig } from './backends.js';
 import { resolveConfigPath } from './config-paths.js';
-import { resolveBuckets, resolveCredentials, resolveServer } from './gateway-sections.js';
+import { resolveBuckets, resolveCredentials, resolveServer, resolveUi } from './gateway-sections.js';
 import { DEFAULT_BACKEND_NAME, DEFAULT_BACKEND_SUBDIR } from './server.js';
 import type { AppConfig, BackendConfig, DatabaseConfig, NotificationEndpoint, SslMode, WorkersConfig } from './types.js';
 
@@ -76,6 +76,7 @@ export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source?
     server,
     credentials,
     buckets,
+    ui: resolveUi(file.ui),
     ...(options.configFile !== undefined ? { source: options.configFile } : {}),
   };
 }

@@ -117,6 +117,13 @@ export const serverSection = z.strictObject({
   shutdown_timeout: duration(0).optional(),
 });
 
+/** The operator dashboard (docs/dashboard.md). */
+export const uiSection = z.strictObject({
+  enabled: yesNo().optional(),
+  listen: listenAddress().optional(),
+  session_ttl: duration(1000).optional(),
+});
+
 /** Who may call the S3 endpoint (spec gateway.md §3). */
 const credentialEntry = z.strictObject({
   access_key_id: required(accessKeyId()),
@@ -156,6 +163,7 @@ export const configFile = z.strictObject({
   server: serverSection.optional(),
   credentials: z.array(credentialEntry).optional(),
   buckets: z.array(bucketName()).optional(),
+  ui: uiSection.optional(),
 });
 
 export type RawConfig = z.output<typeof configFile>;

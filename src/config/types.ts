@@ -14,6 +14,8 @@ export interface AppConfig {
   readonly credentials: readonly CredentialConfig[];
   /** Buckets created at start (idempotent). */
   readonly buckets: readonly string[];
+  /** `ui`: the operator dashboard (docs/dashboard.md). Absent: enabled at /ui on the S3 listener. */
+  readonly ui?: UiConfig;
   /** Absolute path of the config file the values came from; relative paths were resolved against its directory. */
   readonly source?: string;
 }
@@ -44,6 +46,16 @@ export interface ServerConfig {
   readonly metricsListen?: { readonly host: string; readonly port: number };
   /** `server.shutdown_timeout`: on SIGTERM/SIGINT, how long requests in progress may take to finish (default 30 s). */
   readonly shutdownTimeoutMs: number;
+}
+
+/** `ui`: the operator dashboard. */
+export interface UiConfig {
+  /** `ui.enabled` (default true): serve the dashboard at /ui. */
+  readonly enabled: boolean;
+  /** `ui.listen`: "host:port" of a plain-HTTP listener of its own; absent: /ui on the S3 listener. */
+  readonly listen?: { readonly host: string; readonly port: number };
+  /** `ui.session_ttl` (default 8h): how long a sign-in lasts. */
+  readonly sessionTtlMs: number;
 }
 
 export type Permission = 'read' | 'read-write' | 'admin';
