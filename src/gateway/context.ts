@@ -8,6 +8,8 @@ import type { AccessControl } from './access.js';
 import type { AuthResult } from './auth/sigv4.js';
 import type { BucketDirectory } from './bucket-directory.js';
 import type { BackendRouter } from './routing/backend-router.js';
+import type { HealthProvider } from './health.js';
+import type { OutageMode } from './outage/index.js';
 import { S3Error } from './errors.js';
 import type { Route } from './router.js';
 import { openRequestBody, type BodyDigest } from './body/request-body.js';
@@ -21,6 +23,10 @@ export interface GatewayDeps {
   readonly access: AccessControl;
   readonly buckets: BucketDirectory;
   readonly router: BackendRouter;
+  /** What /health asks about the database (the outage mode's breaker); absent: always 'ok'. */
+  readonly health?: HealthProvider;
+  /** The database outage mode (breaker, location cache, degraded GET/HEAD); absent: reads need the database. */
+  readonly outage?: OutageMode;
 }
 
 export interface VerifiedBody {

@@ -10,7 +10,8 @@ import { defaultServerConfig } from '../../src/config/server.js';
 import type { AppConfig, BackendMonthlyLimits, CredentialConfig } from '../../src/config/types.js';
 import { startGateway, type Gateway } from '../../src/gateway/index.js';
 import type { BreakerOptions } from '../../src/gateway/routing/circuit-breaker.js';
-import { silentLogger } from '../../src/logging.js';
+import { silentLogger, type Logger } from '../../src/logging.js';
+import type { HealthProvider } from '../../src/gateway/health.js';
 import type { MetadataStore } from '../../src/store/core/store.js';
 import { openStore } from '../../src/store/open.js';
 import { appConfig, createTestDatabase, type EngineName } from './engines.js';
@@ -47,6 +48,12 @@ export interface TestGatewayOptions {
   readonly breaker?: BreakerOptions;
   readonly buckets?: readonly string[];
   readonly maxObjectBytes?: number;
+  /** Server settings over the defaults (admission, timeouts, TLS, metrics listener). */
+  readonly server?: Partial<AppConfig['server']>;
+  /** Default: silent. */
+  readonly logger?: Logger;
+  /** What /health asks about the database (default: always ok). */
+  readonly health?: HealthProvider;
 }
 
 const running: TestGateway[] = [];
@@ -67,14 +74,14 @@ export async function startTestGateway(engine: EngineName, options: TestGatewayO
   const config: AppConfig = {
     ...base,
     backends: declared.map((b) => ({ ...b, directory: dirOf(b.name) })),
-    server: { ...defaultServerConfig(dir), port: 0, ...(options.maxObjectBytes ? { maxObjectBytes: options.maxObjectBytes } : {}) },
+    server: { ...defaultServerConfig(dir), port: 0, ...(options.maxObjectBytes ? { maxObjectBytes: options.maxObjectBytes } : {}), ...options.server },
     credentials: CREDENTIALS,
     buckets: options.buckets ?? [],
   };
   const store = await openStore(config);
   await checkDirectoryBackends(config, store);
   const backends = new Map<string, BackendClient>(declared.map((b) => [b.name, new DirectoryBackend(b.name, dirOf(b.name))]));
-  const gateway = await startGateway({ store, config, backends, credentials: CREDENTIALS, logger: silentLogger, ...(options.breaker ? { breaker: options.breaker } : {}) });
+  const gateway = await startGateway({ store, config, backends, credentials: CREDENTIALS, logger: options.logger ?? silentLogger, ...(options.breaker ? { breaker: options.breaker } : {}), ...(options.health ? { health: options.health } : {}) });
   const clients: S3Client[] = [];
   const tg: TestGateway = {
     gateway,

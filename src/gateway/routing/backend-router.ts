@@ -21,8 +21,14 @@ export class BackendCircuitOpen extends Error {
  * in turn, those on healthy backends first. Every backend call goes through `call`, which keeps the
  * breakers up to date.
  */
+/** What `call` reports of each backend call (metrics): the client method called, how it ended, how long it took. */
+export type BackendCallOutcome = 'success' | 'failure' | 'client_error' | 'refused';
+export type BackendCallObserver = (backend: string, operation: string, outcome: BackendCallOutcome, seconds: number) => void;
+
 export class BackendRouter {
   readonly #breakers = new Map<string, CircuitBreaker>();
+  /** Set by the gateway's metrics; undefined: calls are not observed. */
+  observer: BackendCallObserver | undefined;
 
   constructor(
     private readonly config: AppConfig,
@@ -66,19 +72,39 @@ export class BackendRouter {
    */
   async call<T>(name: string, fn: (client: BackendClient) => Promise<T>, clientGone: () => boolean = () => false): Promise<T> {
     const breaker = this.#breakers.get(name);
-    const client = this.client(name);
-    if (!breaker!.tryAcquire()) throw new BackendCircuitOpen(name);
+    let client = this.client(name);
+    const observer = this.observer;
+    // The operation label is the first client method `fn` calls, seen through a proxy (callers stay as they are).
+    let operation = 'unknown';
+    if (observer) {
+      const target = client;
+      client = new Proxy(target, {
+        get: (t, p, r) => {
+          const value: unknown = Reflect.get(t, p, r);
+          if (typeof value === 'function' && typeof p === 'string' && operation === 'unknown') operation = p;
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(t) : value;
+        },
+      });
+    }
+    const started = observer ? performance.now() : 0;
+    if (!breaker!.tryAcquire()) {
+      observer?.(name, operation, 'refused', 0);
+      throw new BackendCircuitOpen(name);
+    }
     try {
       const result = await fn(client);
       if (breaker!.state !== 'closed') this.logger.info({ backend: name }, 'backend answers again: circuit breaker closed');
       breaker!.success();
+      observer?.(name, operation, 'success', (performance.now() - started) / 1000);
       return result;
     } catch (err) {
-      if (isBackendFailure(err) && !clientGone()) {
+      const failure = isBackendFailure(err) && !clientGone();
+      if (failure) {
         const before = breaker!.state;
         breaker!.failure();
         if (before !== 'open' && breaker!.state !== 'closed') this.logger.warn({ backend: name, err: (err as Error).message }, 'backend failing: circuit breaker open');
       } else breaker!.neutral();
+      observer?.(name, operation, failure ? 'failure' : 'client_error', (performance.now() - started) / 1000);
       throw err;
     }
   }
