@@ -3,11 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DirectoryBackend } from '../../src/backends/directory.js';
+import { S3Backend } from '../../src/backends/s3.js';
 import { checkDirectoryBackends } from '../../src/backends/directory-identity.js';
 import type { BackendClient } from '../../src/backends/backend-client.js';
 import { Secret } from '../../src/config/secret.js';
 import { defaultServerConfig } from '../../src/config/server.js';
-import type { AppConfig, BackendMonthlyLimits, CredentialConfig } from '../../src/config/types.js';
+import type { AppConfig, BackendMonthlyLimits, CredentialConfig, S3BackendConfig } from '../../src/config/types.js';
 import { startGateway, type Gateway } from '../../src/gateway/index.js';
 import type { BreakerOptions } from '../../src/gateway/routing/circuit-breaker.js';
 import { silentLogger, type Logger } from '../../src/logging.js';
@@ -39,11 +40,29 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
+/**
+ * One backend of a test gateway: a directory backend (under the test's directory) by default, or
+ * an `s3` backend when `s3` is set (an s3rver process, another gateway: see s3BackendConfigOf),
+ * served by `client` when given (e.g. a subclass of S3Backend that counts calls) or a new S3Backend.
+ */
+export interface TestBackend {
+  readonly name: string;
+  readonly bytesLimit: number;
+  readonly monthlyLimits?: BackendMonthlyLimits;
+  readonly s3?: S3BackendConfig;
+  readonly client?: BackendClient;
+}
+
+/** The `s3` backend config of bucket `bucket` of another test gateway (a second gateway used as an S3 service). */
+export function s3BackendConfigOf(tg: TestGateway, bucket: string, overrides: Partial<S3BackendConfig> = {}): S3BackendConfig {
+  return { endpoint: tg.url, region: 'us-east-1', bucket, accessKeyId: ADMIN.accessKeyId, secretAccessKey: new Secret(ADMIN.secretAccessKey), forcePathStyle: true, timeoutMs: 10_000, ...overrides };
+}
+
 export interface TestGatewayOptions {
   /** Byte limit of the single directory backend "local" (0 = unlimited). */
   readonly bytesLimit?: number;
   /** Several directory backends instead of "local" (each in its own directory under the test's). */
-  readonly backends?: readonly { name: string; bytesLimit: number; monthlyLimits?: BackendMonthlyLimits }[];
+  readonly backends?: readonly TestBackend[];
   readonly placement?: 'pack' | 'spread';
   readonly breaker?: BreakerOptions;
   readonly buckets?: readonly string[];
@@ -73,14 +92,16 @@ export async function startTestGateway(engine: EngineName, options: TestGatewayO
   const base = appConfig(database, { backends: declared, ...(options.placement ? { placement: options.placement } : {}) });
   const config: AppConfig = {
     ...base,
-    backends: declared.map((b) => ({ ...b, directory: dirOf(b.name) })),
+    backends: declared.map(({ client: _client, ...b }) => (b.s3 ? b : { ...b, directory: dirOf(b.name) })),
     server: { ...defaultServerConfig(dir), port: 0, ...(options.maxObjectBytes ? { maxObjectBytes: options.maxObjectBytes } : {}), ...options.server },
     credentials: CREDENTIALS,
     buckets: options.buckets ?? [],
   };
   const store = await openStore(config);
   await checkDirectoryBackends(config, store);
-  const backends = new Map<string, BackendClient>(declared.map((b) => [b.name, new DirectoryBackend(b.name, dirOf(b.name))]));
+  const backends = new Map<string, BackendClient>(
+    declared.map((b: TestBackend) => [b.name, b.client ?? (b.s3 ? new S3Backend(b.name, b.s3) : new DirectoryBackend(b.name, dirOf(b.name)))]),
+  );
   const gateway = await startGateway({ store, config, backends, credentials: CREDENTIALS, logger: options.logger ?? silentLogger, ...(options.breaker ? { breaker: options.breaker } : {}), ...(options.health ? { health: options.health } : {}) });
   const clients: S3Client[] = [];
   const tg: TestGateway = {
@@ -99,6 +120,7 @@ export async function startTestGateway(engine: EngineName, options: TestGatewayO
       for (const c of clients) c.destroy();
       await gateway.close(1000);
       await store.close();
+      for (const b of backends.values()) if (b instanceof S3Backend) b.destroy();
       rmSync(dir, { recursive: true, force: true });
     },
   };
