@@ -56,10 +56,10 @@ export class ServiceConfig {
     for (const participant of this.#participants) commits.push(await participant(next));
 
     const needsRestart: string[] = RESTART_ONLY.filter((section) => !sameValue(current[section], next[section]));
-    const currentShape = current.backends.map((b) => ({ name: b.name, directory: b.directory }));
-    const nextShape = next.backends.map((b) => ({ name: b.name, directory: b.directory }));
+    const currentShape = current.backends.map((b) => ({ name: b.name, directory: b.directory, s3: b.s3 }));
+    const nextShape = next.backends.map((b) => ({ name: b.name, directory: b.directory, s3: b.s3 }));
     const backendsReshaped = !sameValue(currentShape, nextShape);
-    if (backendsReshaped) needsRestart.push('backends (names, order or directories)');
+    if (backendsReshaped) needsRestart.push('backends (names, order, directories or endpoints)');
 
     const applied: string[] = [];
     const limits = limitChanges(current, next);
@@ -69,7 +69,7 @@ export class ServiceConfig {
     }
     const notificationsChanged = !sameValue(current.notifications, next.notifications);
     if (notificationsChanged) {
-      setNotificationTargets(this.live.store, next);
+      await setNotificationTargets(this.live.store, next);
       for (const runner of this.live.workers.runners) {
         if (isOutboxDeliveryJob(runner.work)) runner.work.reconfigure({ source: next.notifications.source, endpoints: next.notifications.endpoints });
       }
@@ -97,27 +97,15 @@ function limitChanges(current: AppConfig, next: AppConfig): LimitChange[] {
   return next.backends.filter((b) => before.has(b.name) && before.get(b.name) !== b.bytesLimit).map((b) => ({ name: b.name, bytesLimit: b.bytesLimit }));
 }
 
-/**
- * MetadataStore keeps the configured limits in its context and writes them in syncLimits; it has
- * no setter yet, so the map is updated here (restored if the write fails). The counters are
- * untouched; admission reads the limit from the database row that syncLimits updates.
- */
+/** The counters are untouched; admission reads the limit from the row syncLimits updates. */
 async function syncLimits(store: MetadataStore, changes: readonly LimitChange[]): Promise<void> {
-  const limits = store.context.backends as Map<string, number>;
-  const before = new Map(limits);
-  for (const c of changes) limits.set(c.name, c.bytesLimit);
-  try {
-    await store.quota.syncLimits();
-  } catch (err) {
-    for (const [name, limit] of before) limits.set(name, limit);
-    throw err;
-  }
+  await store.reconfigure({ backendLimits: new Map(changes.map((c) => [c.name, c.bytesLimit])) });
 }
 
-/** Which endpoints new events are written for (the same store-context note as syncLimits). */
-function setNotificationTargets(store: MetadataStore, next: AppConfig): void {
+/** Which endpoints new events are written for. */
+async function setNotificationTargets(store: MetadataStore, next: AppConfig): Promise<void> {
   const targets: NotificationTarget[] = next.notifications.endpoints.map((e) => ({ name: e.name, events: e.events }));
-  (store.context as { notificationTargets: readonly NotificationTarget[] }).notificationTargets = targets;
+  await store.reconfigure({ notificationTargets: targets });
 }
 
 /** Deep equality of config values; secrets compare by their clear text (never printed). */

@@ -2,6 +2,7 @@ import { BucketOperations } from './buckets.js';
 import { type Clock, systemClock } from './clock.js';
 import { CleanupQueue } from './cleanup-queue.js';
 import type { NotificationTarget, StoreContext } from './context.js';
+import { InvalidArgumentError } from './errors.js';
 import type { Database } from './database.js';
 import { IntentOperations } from './intents.js';
 import { ObjectListing } from './listing.js';
@@ -64,6 +65,29 @@ export class MetadataStore {
     this.cleanup = new CleanupQueue(this.context);
     this.outbox = new Outbox(this.context);
     this.usage = new UsageMeter(this.context);
+  }
+
+  /**
+   * Applies the reloadable settings of a new config (SIGHUP): the backends' byte limits (written to
+   * the database by syncLimits, all or nothing) and the webhook endpoints new events are written
+   * for. The set of backends is fixed for the life of the store (a new backend needs a restart).
+   */
+  async reconfigure(settings: { readonly backendLimits?: ReadonlyMap<string, number>; readonly notificationTargets?: readonly NotificationTarget[] }): Promise<void> {
+    const context = this.context as { -readonly [K in keyof StoreContext]: StoreContext[K] };
+    if (settings.backendLimits) {
+      for (const name of settings.backendLimits.keys()) {
+        if (!context.backends.has(name)) throw new InvalidArgumentError('backendLimits', `backend ${JSON.stringify(name)} is not one of this store's; adding a backend needs a restart`);
+      }
+      const before = context.backends;
+      context.backends = new Map([...before].map(([name, limit]) => [name, settings.backendLimits!.get(name) ?? limit]));
+      try {
+        await this.quota.syncLimits();
+      } catch (err) {
+        context.backends = before;
+        throw err;
+      }
+    }
+    if (settings.notificationTargets) context.notificationTargets = [...settings.notificationTargets];
   }
 
   /** Flushes the usage counters, then closes the database. */
