@@ -156,6 +156,7 @@ async function startGatewayStep(config: AppConfig, store: MetadataStore, backend
   }
   const gateway = await startGateway({ store, config, backends, credentials: provisioned.credentials, logger });
   logger.info({ endpoint: gateway.url }, `S3 endpoint listening on ${gateway.url}`);
+  if (gateway.metricsUrl) logger.info({ endpoint: gateway.metricsUrl }, `metrics and health listening on ${gateway.metricsUrl}`);
   return gateway;
 }
 
