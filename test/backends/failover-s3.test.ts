@@ -250,7 +250,7 @@ describe('failover over s3rver backends', () => {
     await expectLedgerConsistent(tg.store);
   });
 
-  it('a backend that resets the connection halfway through a 2 MiB PUT: the client gets a 5xx, nothing is committed, the intent\'s key is queued for cleanup', async () => {
+  it('a backend that resets the connection halfway through a 2 MiB PUT: the client gets a 5xx, nothing is committed, the intent\'s key is queued for cleanup; within the replay window it fails over', async () => {
     const a = await startS3rver({ bucket: 'a-bytes' });
     const proxy = await startResetProxy(a.port);
     proxies.push(proxy);
@@ -294,6 +294,17 @@ describe('failover over s3rver backends', () => {
     // The connection after the cut works: the next PUT goes through.
     await put(s3, 'big', Buffer.alloc(2 * MiB, 0x33));
     expect(Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: 'bkt', Key: 'big' }))).Body!.transformToByteArray()).equals(Buffer.alloc(2 * MiB, 0x33))).toBe(true);
+
+    // The same reset within the replay window (a 200 KiB body, cut after 64 KiB): the body can be
+    // offered again, so the write fails over to B and the client never sees the reset.
+    proxy.arm(64 * KiB);
+    const small = Buffer.alloc(200 * KiB, 0x44);
+    await put(s3, 'small', small);
+    expect(proxy.cuts).toBe(2);
+    expect(await backendsOf(tg, 'small')).toEqual(['b']);
+    expect(Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: 'bkt', Key: 'small' }))).Body!.transformToByteArray()).equals(small)).toBe(true);
+    expect((await tg.store.cleanup.list()).filter((t) => t.objectKey === 'bkt/small').map((t) => t.backendName)).toEqual(['a']);
+    expect((await tg.store.intents.summary()).count).toBe(0);
     await expectLedgerConsistent(tg.store);
   });
 
