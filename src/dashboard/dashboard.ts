@@ -3,6 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import type { AppConfig, CredentialConfig } from '../config/types.js';
 import { mayUseBucket, type AccessControl } from '../gateway/access.js';
 import type { BreakerState } from '../gateway/routing/circuit-breaker.js';
+import { virtualHostBucket } from '../gateway/server.js';
 import type { Logger } from '../logging.js';
 import { NotFoundError, StoreError } from '../store/core/errors.js';
 import type { MetadataStore } from '../store/core/store.js';
@@ -49,6 +50,8 @@ export interface DashboardOptions {
   readonly s3Origin?: (req: IncomingMessage) => string;
   readonly sessionTtlMs?: number;
   readonly throttle?: ThrottleOptions;
+  /** Whether /ui is answered on the S3 listener (false when `ui.listen` gives it a listener of its own). Default true. */
+  readonly onS3Listener?: boolean;
 }
 
 /** How long a download link stays valid. */
@@ -105,6 +108,15 @@ export class Dashboard {
   /** Whether a request path belongs to the dashboard. */
   static owns(rawPath: string): boolean {
     return rawPath === BASE || rawPath.startsWith(`${BASE}/`);
+  }
+
+  /**
+   * Whether the S3 listener should hand this request to the dashboard: a path under /ui, not
+   * virtual-hosted (`bucket.domain/ui/...` is an object key). No path-style S3 request can start
+   * with /ui: bucket names have at least three characters.
+   */
+  serves(req: IncomingMessage, rawPath: string): boolean {
+    return this.options.onS3Listener !== false && Dashboard.owns(rawPath) && virtualHostBucket(req.headers.host, this.options.config.server.domain) === undefined;
   }
 
   /** Answers one request under /ui. Never throws. */

@@ -183,7 +183,13 @@ export function bucketsLive(v: BucketsView): Html {
 }
 
 export function browseLink(bucket: string, params: { prefix?: string; delimiter?: string; token?: string }): string {
-  return `${BASE}/buckets/${encodeURIComponent(bucket)}${query({ prefix: params.prefix, delimiter: params.delimiter === '/' ? undefined : (params.delimiter ?? ''), token: params.token })}`;
+  // '/' is the default delimiter; no delimiter at all is written as an empty `delimiter=`.
+  const search = new URLSearchParams();
+  if (params.prefix) search.set('prefix', params.prefix);
+  if (params.delimiter !== undefined && params.delimiter !== '/') search.set('delimiter', params.delimiter);
+  if (params.token) search.set('token', params.token);
+  const text = search.toString();
+  return `${BASE}/buckets/${encodeURIComponent(bucket)}${text === '' ? '' : `?${text}`}`;
 }
 
 export function objectLink(bucket: string, key: string): string {
@@ -191,7 +197,7 @@ export function objectLink(bucket: string, key: string): string {
 }
 
 function crumbs(v: BrowseView): Html {
-  const parts: Html[] = [html`<a href="${browseLink(v.bucket, { delimiter: v.delimiter })}">${v.bucket}</a>`];
+  const parts: Html[] = [html`<a href="${browseLink(v.bucket, {})}">${v.bucket}</a>`];
   if (v.delimiter !== '' && v.prefix !== '') {
     const segments = v.prefix.split(v.delimiter).filter((s, i, all) => s !== '' || i < all.length - 1);
     let acc = '';

@@ -10,6 +10,7 @@ import type { BucketDirectory } from './bucket-directory.js';
 import type { BackendRouter } from './routing/backend-router.js';
 import type { HealthProvider } from './health.js';
 import type { OutageMode } from './outage/index.js';
+import type { Dashboard } from '../dashboard/index.js';
 import { S3Error } from './errors.js';
 import type { Route } from './router.js';
 import { openRequestBody, type BodyDigest } from './body/request-body.js';
@@ -27,6 +28,8 @@ export interface GatewayDeps {
   readonly health?: HealthProvider;
   /** The database outage mode (breaker, location cache, degraded GET/HEAD); absent: reads need the database. */
   readonly outage?: OutageMode;
+  /** The operator dashboard (`ui` in the config); absent when turned off. */
+  readonly ui?: Dashboard;
 }
 
 export interface VerifiedBody {

@@ -15,6 +15,7 @@ import { Lifecycle, type HealthProvider } from './health.js';
 import { GatewayMetrics } from './metrics.js';
 import { OutageMode, type OutageOptions } from './outage/index.js';
 import { createGatewayServer, createMetricsServer, type GatewayRuntime } from './server.js';
+import { createDashboard } from '../dashboard/index.js';
 
 export interface GatewayOptions {
   readonly store: MetadataStore;
@@ -58,16 +59,19 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const usage = new MonthlyUsageGuard(store, config, logger);
   const outage = options.outage === false ? undefined : new OutageMode(store, config.backends.map((b) => b.name), options.backends, logger, options.outage);
   const health = options.health ?? outage;
+  const access = new AccessControl(options.credentials);
+  const ui = createDashboard({ store, config, access, breakers: () => deps.router.states(), logger });
   const deps: GatewayDeps = {
     store,
     config,
     logger,
     backends: options.backends,
-    access: new AccessControl(options.credentials),
+    access,
     buckets: new BucketDirectory(store),
     router: new BackendRouter(config, options.backends, logger, usage, options.breaker),
     ...(health ? { health } : {}),
     ...(outage ? { outage } : {}),
+    ...(ui ? { ui: ui.dashboard } : {}),
   };
   const runtime: GatewayRuntime = {
     lifecycle: new Lifecycle(),
@@ -91,8 +95,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     await usage.start();
     server = createGatewayServer(deps, runtime);
     await listen(server, config.server.port, config.server.host);
+    await ui?.start(server);
   } catch (err) {
     usage.stop();
+    if (server?.listening) await closeServer(server, 0);
     if (metricsServer) await closeServer(metricsServer, 0);
     throw err;
   }
@@ -114,6 +120,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         usage.stop();
         outage?.stop();
         await closeServer(main, graceMs);
+        await ui?.close();
         // Last: /health/ready keeps answering 503 on the metrics listener while the S3 listener drains.
         if (metricsServer) await closeServer(metricsServer, 0);
       })()),

@@ -102,6 +102,8 @@ async function handleRequest(deps: GatewayDeps, runtime: GatewayRuntime, req: In
     await answerOps(endpoint, opsState(deps, runtime), req, res).catch((err: unknown) => failOps(deps.logger, res, err));
     return;
   }
+  // The operator dashboard (src/dashboard/): its own sign-in and session, not SigV4.
+  if (deps.ui?.serves(req, rawPath)) return deps.ui.handle(req, res);
 
   const counts = countBytes(req, res);
   const requestId = randomBytes(8).toString('hex').toUpperCase();
@@ -170,6 +172,7 @@ async function handleRequest(deps: GatewayDeps, runtime: GatewayRuntime, req: In
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const operation = r?.operation;
     runtime.metrics.request({ operation: operation ?? 'unknown', status: res.statusCode, seconds, bytesIn: counts.bytesIn, bytesOut: counts.bytesOut });
+    deps.ui?.record({ operation, status: res.statusCode, bucket: r?.bucket, key: r?.key, accessKeyId });
     logAccess(deps.logger, {
       requestId,
       method,
