@@ -1,6 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import { StoreError, NotFoundError, InvalidArgumentError } from '../store/core/errors.js';
 import { S3Error } from './errors.js';
+import { BackendCircuitOpen } from './routing/backend-router.js';
+import { isBackendFailure } from './routing/circuit-breaker.js';
 import { xmlDocument, type XmlObject } from './xml.js';
 
 export function sendXml(res: ServerResponse, status: number, root: string, body: XmlObject | string, headers: Record<string, string> = {}): void {
@@ -44,6 +46,10 @@ export function toS3Error(err: unknown): S3Error {
       default:
         break;
     }
+  }
+  // A backend that failed where no other could take over: a retry may well succeed.
+  if (err instanceof BackendCircuitOpen || isBackendFailure(err)) {
+    return new S3Error('ServiceUnavailable', 'The storage behind this gateway failed; please retry.', { cause: err, headers: { 'Retry-After': '5' } });
   }
   return new S3Error('InternalError', undefined, { cause: err });
 }
