@@ -5,21 +5,25 @@
  *   --duration <seconds>            per measured operation and side (default 3)
  *   --sizes 10000,100000,1000000    object-table sizes for the scale run
  *   --concurrency 1,4,16            writer counts for the concurrency run (PostgreSQL)
- *   --only statements,operations,concurrency,scale
+ *   --only statements,operations,concurrency,scale,gateway
  *   --quick                         about a minute: --duration 0.5 --sizes 10000,100000
+ *   --large                         gateway: 1 GiB streams, a 2 GiB memory run, 100 × 10 MiB multipart
+ *   --clients 1,16,64               gateway: concurrent clients for the small-object run
+ *   --gateway sigv4,large,memory,multipart,small   gateway sections (default all)
  *
  * PostgreSQL: the server named by DATABASE_URL / PG* when set, else an embedded one started with
  * fsync on (durability costs what it costs in production). Results are printed as tables and
  * written as JSON to bench/results/.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startPostgresServer, type PostgresServer } from '../scripts/lib/postgres-server.js';
 import { PACKAGE_ROOT } from '../src/paths.js';
-import { printConcurrency, printOperations, printScale, printStatementPath } from './lib/report.js';
+import { printConcurrency, printGateway, printOperations, printScale, printStatementPath } from './lib/report.js';
 import { runConcurrency, type ConcurrencyResult } from './scenarios/concurrency.js';
+import { runGateway, type GatewayBenchResult } from './scenarios/gateway.js';
 import { runOperations, type OperationResult } from './scenarios/operations.js';
 import { runScale, type ScaleResult } from './scenarios/scale.js';
 import { runStatementPath, type StatementPathResult } from './scenarios/statement-path.js';
@@ -30,8 +34,11 @@ const { values } = parseArgs({
     duration: { type: 'string' },
     sizes: { type: 'string' },
     concurrency: { type: 'string', default: '1,4,16' },
-    only: { type: 'string', default: 'statements,operations,concurrency,scale' },
+    only: { type: 'string', default: 'statements,operations,concurrency,scale,gateway' },
     quick: { type: 'boolean', default: false },
+    large: { type: 'boolean', default: false },
+    clients: { type: 'string', default: '1,16,64' },
+    gateway: { type: 'string', default: 'sigv4,large,memory,multipart,small' },
   },
 });
 
@@ -39,9 +46,10 @@ const durationMs = Number(values.duration ?? (values.quick ? 0.5 : 3)) * 1000;
 const sizes = (values.sizes ?? (values.quick ? '10000,100000' : '10000,100000,1000000')).split(',').map(Number);
 const writerCounts = values.concurrency!.split(',').map(Number);
 const only = new Set(values.only!.split(','));
+const gatewayClients = values.clients!.split(',').map(Number);
 const engines = values.engine === 'both' ? (['sqlite', 'postgres'] as const) : ([values.engine] as ('sqlite' | 'postgres')[]);
 if (!engines.every((e) => e === 'sqlite' || e === 'postgres') || !(durationMs > 0) || sizes.some((s) => !Number.isInteger(s) || s < 1000)) {
-  console.error('usage: npm run bench -- [--engine sqlite|postgres|both] [--duration s] [--sizes n,n] [--concurrency n,n] [--only statements,operations,concurrency,scale] [--quick]');
+  console.error('usage: npm run bench -- [--engine sqlite|postgres|both] [--duration s] [--sizes n,n] [--concurrency n,n] [--only statements,operations,concurrency,scale,gateway] [--quick] [--large] [--clients n,n] [--gateway sigv4,large,memory,multipart,small]');
   process.exit(2);
 }
 
@@ -51,8 +59,10 @@ const operations: OperationResult[] = [];
 let concurrency: ConcurrencyResult[] = [];
 let statements: StatementPathResult[] = [];
 const scale: ScaleResult[] = [];
+let gateway: GatewayBenchResult | undefined;
+const gatewaySections = new Set(values.gateway!.split(','));
 try {
-  if (engines.includes('postgres')) {
+  if (engines.includes('postgres') && (only.has('statements') || only.has('operations') || only.has('concurrency') || only.has('scale') || (only.has('gateway') && gatewaySections.has('small')))) {
     server = await startPostgresServer({ fsync: true });
     console.log(`PostgreSQL: ${server.source === 'embedded' ? 'embedded server (fsync on)' : `${server.admin.host}:${server.admin.port}`}`);
   }
@@ -75,6 +85,10 @@ try {
     // Many samples: a p99 over microsecond lookups needs them to be more than the machine's noise.
     for (const engine of engines) scale.push(...(await runScale(engine, server, sizes, engine === 'sqlite' ? { lookups: 50_000, pages: 300 } : { lookups: 5000, pages: 300 })));
     printScale(scale);
+  }
+  if (only.has('gateway')) {
+    gateway = await runGateway({ engines, server, durationMs, large: values.large!, clients: gatewayClients, sections: gatewaySections });
+    printGateway(gateway);
   }
 } finally {
   await server?.stop();

@@ -1,3 +1,4 @@
+import type { GatewayBenchResult } from '../scenarios/gateway.js';
 import type { ConcurrencyResult } from '../scenarios/concurrency.js';
 import type { OperationResult } from '../scenarios/operations.js';
 import type { ScaleResult } from '../scenarios/scale.js';
@@ -63,4 +64,53 @@ export function printStatementPath(results: readonly StatementPathResult[]): voi
     ['path', 'lookups/s', 'ratio'],
     results.map((r) => [r.path, n(r.throughput.opsPerSecond), (r.throughput.opsPerSecond / base).toFixed(2)]),
   );
+}
+
+export function printGateway(r: GatewayBenchResult): void {
+  const f1 = (x: number) => x.toFixed(1);
+  const f2 = (x: number) => x.toFixed(2);
+  if (r.sigv4) {
+    const s = r.sigv4;
+    table('SigV4 per request (µs; GET, one signed header besides the x-amz ones)', ['operation', 'µs'], [
+      ['@smithy/signature-v4 sign (Authorization header)', f1(s.smithySignHeaderUs)],
+      ['gateway verifySignature (Authorization header)', f1(s.verifyHeaderUs)],
+      ['@smithy/signature-v4 presign (query)', f1(s.smithyPresignUs)],
+      ['gateway verifySignature (presigned query)', f1(s.verifyPresignedUs)],
+      ['bench presigner (load generator, cached key)', f1(s.benchPresignUs)],
+    ]);
+  }
+  if (r.large.length > 0) {
+    table('Large objects, one stream (MiB/s; ratio = gateway / direct)', ['backend', 'op', 'size MiB', 'rounds', 'direct', 'gateway', 'ratio'],
+      r.large.map((l) => [l.backend, l.direction, String(l.bytes / 2 ** 20), String(l.rounds), f1(l.directMiBps), f1(l.gatewayMiBps), f2(l.ratio)]));
+  }
+  if (r.memory) {
+    const m = r.memory;
+    table(`Memory during one PUT and one GET of ${m.bytes / 2 ** 20} MiB (RSS, MiB; ${m.how})`, ['baseline', 'PUT peak', 'GET peak', 'growth', 'PUT MiB/s', 'GET MiB/s'],
+      [[f1(m.baselineMiB), f1(m.putPeakMiB), f1(m.getPeakMiB), f1(m.growthMiB), f1(m.putMiBps), f1(m.getMiBps)]]);
+  }
+  if (r.multipart) {
+    const m = r.multipart;
+    table(`Multipart on s3rver, ${m.parts} × ${m.partBytes / 2 ** 20} MiB (part uploads MiB/s; Complete ms and object bytes through the gateway)`,
+      ['direct MiB/s', 'gateway MiB/s', 'ratio', 'direct Complete ms', 'gateway Complete ms', 'Complete bytes moved'],
+      [[f1(m.directMiBps), f1(m.gatewayMiBps), f2(m.ratio), f1(m.directCompleteMs), f1(m.gatewayCompleteMs), String(m.completeBytesMoved)]]);
+  }
+  if (r.ceiling.length > 0) {
+    table('Load generator ceiling: a node:http server answering 200 with no work (4 KiB bodies)', ['clients', 'PUT ops/s', 'p50 ms', 'p99 ms', 'GET ops/s', 'p50 ms', 'p99 ms'],
+      r.ceiling.map((c) => [String(c.clients), n(c.put.opsPerSecond), ms(c.put.p50Ms), ms(c.put.p99Ms), n(c.get.opsPerSecond), ms(c.get.p50Ms), ms(c.get.p99Ms)]));
+  }
+  if (r.small.length > 0) {
+    table('Small objects (4 KiB) through the gateway, beside the store on the same database (ops/s; ms)',
+      ['engine', 'backend', 'clients', 'PUT ops/s', 'p50', 'p99', 'store write/s', 'PUT ratio', 'GET ops/s', 'p50', 'p99', 'store lookup/s', 'GET ratio', 'errors'],
+      r.small.map((s) => {
+        const base = r.small.find((b) => b.engine === s.engine && b.clients === s.clients && b.storeCommitWrite)!;
+        return [
+          s.engine, s.backend, String(s.clients),
+          n(s.put.opsPerSecond), ms(s.put.p50Ms), ms(s.put.p99Ms), n(base.storeCommitWrite!.opsPerSecond), f2(s.put.opsPerSecond / base.storeCommitWrite!.opsPerSecond),
+          n(s.get.opsPerSecond), ms(s.get.p50Ms), ms(s.get.p99Ms), n(base.storeLookup!.opsPerSecond), f2(s.get.opsPerSecond / base.storeLookup!.opsPerSecond),
+          String(s.put.errors + s.get.errors),
+        ];
+      }));
+    for (const s of r.small) if (s.put.firstError || s.get.firstError) console.log(`  ${s.engine}/${s.backend}/${s.clients}: ${s.put.firstError ?? s.get.firstError}`);
+  }
+  console.log(`\nload average: ${r.loadAverage.start.map((l) => l.toFixed(2)).join(' ')} at the start, ${r.loadAverage.end.map((l) => l.toFixed(2)).join(' ')} at the end`);
 }
