@@ -169,7 +169,9 @@ export async function signedRequest(
 ): Promise<{ req: http.ClientRequest; response: Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> }> {
   const url = new URL(base);
   const signer = new SignatureV4({ credentials: KEY, region: 'us-east-1', service: 's3', sha256: Sha256 });
-  const request = new HttpRequest({ method, protocol: 'http:', hostname: url.hostname, port: Number(url.port), path, headers: { host: url.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...headers } });
+  const q = path.indexOf('?');
+  const query = Object.fromEntries(new URLSearchParams(q < 0 ? '' : path.slice(q + 1)));
+  const request = new HttpRequest({ method, protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: q < 0 ? path : path.slice(0, q), query, headers: { host: url.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...headers } });
   const signed = (await signer.sign(request)) as HttpRequest;
   const req = http.request({ host: url.hostname, port: Number(url.port), method, path, headers: signed.headers, agent: false });
   const response = new Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }>((resolve, reject) => {
@@ -267,4 +269,39 @@ export class StoppablePostgres {
     await this.server.stop().catch(() => {});
     rmSync(this.root, { recursive: true, force: true });
   }
+}
+
+export interface Fleet {
+  readonly serves: Serve[];
+  readonly backendDir: string;
+  readonly root: string;
+  readonly databaseUrl: string;
+}
+
+/** `count` serve processes on one database (`databaseUrl`) and one shared directory backend. */
+export async function startFleet(
+  databaseUrl: string,
+  count: number,
+  options: { bytesLimit?: string; workers?: readonly string[]; extraServer?: readonly string[] } = {},
+): Promise<Fleet> {
+  const root = tempDir('s3o-fleet-');
+  const backendDir = join(root, 'backend');
+  const ports = await Promise.all(Array.from({ length: count }, () => freePort()));
+  const serves = await Promise.all(
+    ports.map((port, i) =>
+      startServe(
+        `serve-${i}`,
+        join(root, `instance-${i}`),
+        serveConfig({
+          database: { url: databaseUrl },
+          backends: [{ name: 'shared', directory: backendDir, ...(options.bytesLimit ? { bytesLimit: options.bytesLimit } : {}) }],
+          port,
+          ...(options.workers ? { workers: options.workers } : {}),
+          ...(options.extraServer ? { extraServer: options.extraServer } : {}),
+        }),
+        port,
+      ),
+    ),
+  );
+  return { serves, backendDir, root, databaseUrl };
 }
