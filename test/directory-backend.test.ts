@@ -176,7 +176,7 @@ describe('checkDirectoryBackends (serve start-up)', () => {
 });
 
 describe('backends without a client', () => {
-  it('are the backends without a directory; createBackendClients builds exactly the others', () => {
+  it('are the backends without a directory; createBackendClients builds exactly the others', async () => {
     const backends: BackendConfig[] = [
       { name: 'disk', bytesLimit: 0, directory: '/srv/disk' },
       { name: 's3-eu', bytesLimit: 100 },
@@ -184,7 +184,7 @@ describe('backends without a client', () => {
     ];
     expect(backendsWithoutClient(backends).map((b) => b.name)).toEqual(['s3-eu', 's3-us']);
     expect(backends.map(hasClient)).toEqual([true, false, false]);
-    expect([...createBackendClients(backends).keys()]).toEqual(['disk']);
+    expect([...(await createBackendClients(backends)).keys()]).toEqual(['disk']);
     expect(withoutClientWarning(backends[1]!)).toBe(
       'backend "s3-eu" has no client (neither `directory` nor `endpoint` is set): its cleanup rows and intents wait',
     );

@@ -96,7 +96,7 @@ describe('a relative config used from another working directory (the new user of
     const store = await openStore(config, { clock });
     stores.push(store);
     await checkDirectoryBackends(config, store);
-    return { config, store, clients: createBackendClients(config.backends) as Map<string, DirectoryBackend> };
+    return { config, store, clients: (await createBackendClients(config.backends)) as Map<string, DirectoryBackend> };
   }
 
   async function stop(store: MetadataStore): Promise<void> {

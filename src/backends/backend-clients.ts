@@ -1,7 +1,6 @@
 import type { BackendConfig } from '../config/types.js';
 import type { BackendClient } from './backend-client.js';
 import { DirectoryBackend } from './directory.js';
-import { S3Backend } from './s3.js';
 
 /**
  * Which configured backends the program can reach, in one place so that `serve` (the clients it
@@ -22,11 +21,15 @@ export function withoutClientWarning(backend: BackendConfig): string {
   return `backend ${JSON.stringify(backend.name)} has no client (neither \`directory\` nor \`endpoint\` is set): its cleanup rows and intents wait`;
 }
 
-/** A client per backend that has one, in config order. */
-export function createBackendClients(backends: readonly BackendConfig[]): Map<string, BackendClient> {
+/**
+ * A client per backend that has one, in config order. The S3 client library is loaded only when an
+ * `s3` backend is configured: it is large, and every CLI command would otherwise pay for loading it.
+ */
+export async function createBackendClients(backends: readonly BackendConfig[]): Promise<Map<string, BackendClient>> {
   const clients = new Map<string, BackendClient>();
+  const { S3Backend } = backends.some((b) => b.s3 !== undefined) ? await import('./s3.js') : { S3Backend: undefined };
   for (const b of backends) {
-    if (b.s3 !== undefined) clients.set(b.name, new S3Backend(b.name, b.s3));
+    if (b.s3 !== undefined) clients.set(b.name, new S3Backend!(b.name, b.s3));
     else if (b.directory !== undefined) clients.set(b.name, new DirectoryBackend(b.name, b.directory));
   }
   return clients;

@@ -172,7 +172,7 @@ describe('s3 backend config', () => {
 });
 
 describe('backend clients for every kind', () => {
-  it('directory and endpoint backends get a client; a backend with neither has none and is warned about', () => {
+  it('directory and endpoint backends get a client; a backend with neither has none and is warned about', async () => {
     const backends: BackendConfig[] = [
       { name: 'disk', bytesLimit: 0, directory: '/srv/disk' },
       parse(s3()).backends[0]!,
@@ -180,7 +180,7 @@ describe('backend clients for every kind', () => {
     ];
     expect(backends.map(hasClient)).toEqual([true, true, false]);
     expect(backendsWithoutClient(backends).map((b) => b.name)).toEqual(['bare']);
-    const clients = createBackendClients(backends);
+    const clients = await createBackendClients(backends);
     expect([...clients.keys()]).toEqual(['disk', 'eu']);
     expect(clients.get('disk')).toBeInstanceOf(DirectoryBackend);
     expect(clients.get('eu')).toBeInstanceOf(S3Backend);

@@ -3,7 +3,7 @@ import type { BackendClient } from '../../backends/backend-client.js';
 import { backendsWithoutClient, createBackendClients, withoutClientWarning } from '../../backends/backend-clients.js';
 import { checkDirectoryBackends } from '../../backends/directory-identity.js';
 import { provisionCredentials } from '../../gateway/default-credential.js';
-import { startGateway, type Gateway } from '../../gateway/index.js';
+import type { Gateway } from '../../gateway/index.js';
 import { parseDuration } from '../../config/duration.js';
 import type { AppConfig } from '../../config/types.js';
 import { createLogger, type Logger, type RootLogger } from '../../logging.js';
@@ -139,7 +139,7 @@ async function checkBackendsStep(config: AppConfig, store: MetadataStore, logger
   const { created } = await checkDirectoryBackends(config, store);
   for (const name of created) logger.info({ backend: name, directory: config.backends.find((b) => b.name === name)?.directory }, 'directory backend initialised (identity marker written)');
   for (const b of backendsWithoutClient(config.backends)) logger.warn({ backend: b.name }, withoutClientWarning(b));
-  return createBackendClients(config.backends);
+  return await createBackendClients(config.backends);
 }
 
 /** The S3 endpoint: credentials (the config's, or the provisioned admin one), then the listener. */
@@ -154,6 +154,8 @@ async function startGatewayStep(config: AppConfig, store: MetadataStore, backend
         : `no credentials in the config: the admin credential is kept in ${provisioned.file}`,
     );
   }
+  // Loaded here, not at the top: the other commands never pay for the gateway's libraries.
+  const { startGateway } = await import('../../gateway/index.js');
   const gateway = await startGateway({ store, config, backends, credentials: provisioned.credentials, logger });
   logger.info({ endpoint: gateway.url }, `S3 endpoint listening on ${gateway.url}`);
   if (gateway.metricsUrl) logger.info({ endpoint: gateway.metricsUrl }, `metrics and health listening on ${gateway.metricsUrl}`);
