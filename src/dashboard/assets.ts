@@ -59,6 +59,7 @@ th, td { text-align: left; padding: .4rem .55rem; border-bottom: 1px solid var(-
 th { font-size: .8rem; color: var(--muted); font-weight: 600; white-space: nowrap; }
 td.num, th.num { text-align: right; white-space: nowrap; }
 td { word-break: break-word; }
+.dead-letters td:nth-child(4) { white-space: nowrap; }
 tfoot th { color: var(--ink); }
 .etag code { font-size: 12px; }
 .count { font-variant-numeric: tabular-nums; }

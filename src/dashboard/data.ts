@@ -200,7 +200,7 @@ export class DashboardData {
       lastMinute: rate(window(1)),
       lastFiveMinutes: rate(window(5)),
       window: rate(slots),
-      recent: this.src.activity.recent(50),
+      recent: this.src.activity.recent(25),
       outbox: { pending: summary.pending, failed: summary.failed, events: [...failed, ...pending].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime()).map(eventRow) },
     };
   }

@@ -346,8 +346,19 @@ ${v.outbox.failed > 0 ? html`<div class="actions">${actionButton(csrf, 'queues/o
 ${
   v.outbox.firstFailed.length + v.outbox.firstPending.length === 0
     ? html`<p class="empty">Nothing waiting.</p>`
-    : html`<div class="table-wrap"><table class="events"><thead><tr><th class="num">id</th><th>event</th><th>object</th><th>endpoint</th><th class="num">attempts</th><th>created</th><th>last error</th><th></th></tr></thead>
-<tbody>${eventRows([...v.outbox.firstFailed, ...v.outbox.firstPending], csrf, now)}</tbody></table></div>`
+    : ''
+}
+${
+  v.outbox.firstFailed.length === 0
+    ? ''
+    : html`<div class="table-wrap"><table class="events failed"><thead><tr><th class="num">id</th><th>event</th><th>object</th><th>endpoint</th><th class="num">attempts</th><th>created</th><th>last error</th><th></th></tr></thead>
+<tbody>${eventRows(v.outbox.firstFailed, csrf, now)}</tbody></table></div>`
+}
+${
+  v.outbox.firstPending.length === 0
+    ? ''
+    : html`<details><summary>first ${v.outbox.firstPending.length} pending</summary><div class="table-wrap"><table class="events pending"><thead><tr><th class="num">id</th><th>event</th><th>object</th><th>endpoint</th><th class="num">attempts</th><th>created</th><th>last error</th><th></th></tr></thead>
+<tbody>${eventRows(v.outbox.firstPending, csrf, now)}</tbody></table></div></details>`
 }
 </section>
 <section class="card" id="intents">
@@ -422,7 +433,7 @@ ${
     : html`<div class="table-wrap"><table class="changes"><thead><tr><th>when</th><th>operation</th><th>bucket</th><th>key</th><th>by</th></tr></thead>
 <tbody>${v.recent.map(
         (c) =>
-          html`<tr><td>${ago(c.at, now)}</td><td>${c.operation}</td><td>${c.bucket ?? '–'}</td><td>${c.key !== undefined && c.bucket !== undefined ? html`<a href="${objectLink(c.bucket, c.key)}">${c.key}</a>` : '–'}</td><td><code>${c.accessKeyId ?? '–'}</code></td></tr>`,
+          html`<tr><td>${ago(c.at, now)}</td><td>${c.operation}</td><td>${c.bucket ?? '–'}</td><td>${c.key !== undefined && c.bucket !== undefined && !c.operation.startsWith('Delete') ? html`<a href="${objectLink(c.bucket, c.key)}">${c.key}</a>` : (c.key ?? '–')}</td><td><code>${c.accessKeyId ?? '–'}</code></td></tr>`,
       )}</tbody></table></div>`
 }
 </section>
