@@ -8,6 +8,7 @@ import { utcMonth } from '../../store/core/usage-meter.js';
 import { openStore } from '../../store/open.js';
 import { SCHEMA_VERSION } from '../../store/sqlite/schema.js';
 import type { CommandContext } from '../context.js';
+import { hasClient } from '../../backends/backend-clients.js';
 import { describeDatabase } from '../database-description.js';
 import { formatAge, plural, utilisationBar } from '../output.js';
 
@@ -28,7 +29,13 @@ interface StatusReport {
     utilisation: number | null;
     configured: boolean;
     synced: boolean;
+    /** Whether this program has a client for it (a `directory` or `endpoint`); without one its cleanup rows and intents wait. */
+    client: boolean;
+    /** Its circuit breaker in the running instance (`closed`, `half-open`, `open`); null when no instance answered. */
+    breaker: string | null;
   }[];
+  /** Where the breaker states came from (the running instance's /metrics), or null when it did not answer. */
+  instance: string | null;
   usage: { period: string; backends: { name: string; apiRequests: number; egressBytes: number; ingressBytes: number }[] };
   cleanup: { queueRows: number; queueBytes: number; deadLetterRows: number; deadLetterBytes: number };
   intents: { count: number; oldestAgeMs: number | null };
@@ -70,7 +77,28 @@ function emptyReport(config: AppConfig): StatusReport {
     cleanup: { queueRows: 0, queueBytes: 0, deadLetterRows: 0, deadLetterBytes: 0 },
     intents: { count: 0, oldestAgeMs: null },
     outbox: { pending: 0, failed: 0 },
+    instance: null,
   };
+}
+
+/**
+ * The breaker states of the running `serve`, read from its /metrics (they live in its memory).
+ * Undefined when it does not answer within a second (not running, or only reachable over TLS).
+ */
+async function runningInstanceBreakers(config: AppConfig): Promise<{ url: string; states: Map<string, string> } | undefined> {
+  const target = config.server.metricsListen ?? (config.server.tls ? undefined : { host: config.server.host, port: config.server.port });
+  if (!target) return undefined;
+  const host = target.host.includes(':') ? `[${target.host}]` : target.host === '0.0.0.0' ? '127.0.0.1' : target.host;
+  const url = `http://${host}:${target.port}/metrics`;
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+    if (!res.ok) return undefined;
+    const states = new Map<string, string>();
+    for (const m of (await res.text()).matchAll(/^s3o_backend_breaker_state\{backend="([^"]*)",state="([^"]*)"\} 1$/gm)) states.set(m[1]!, m[2]!);
+    return { url, states };
+  } catch {
+    return undefined;
+  }
 }
 
 async function collect(store: MetadataStore, config: AppConfig): Promise<StatusReport> {
@@ -81,15 +109,15 @@ async function collect(store: MetadataStore, config: AppConfig): Promise<StatusR
     // Tables may be missing or old: show the schema only (s3-orchestrator migrate brings it up to date).
     return { ...emptyReport(config), engine: store.db.engine, schema: { current: schema.current ?? null, pending: schema.pending } };
   }
-  const [quotas, usage, depths, intents, outbox] = await Promise.all([
+  const [quotas, usage, depths, intents, outbox, instance] = await Promise.all([
     store.quota.totals(),
     store.usage.totals(period),
     store.cleanup.depths(),
     store.intents.summary(),
     store.outbox.summary(),
+    runningInstanceBreakers(config),
   ]);
-  // Backends the workers cannot reach (issue 9 item 3) are to be marked here, from the helper the
-  // backends module exports for it, next to `configured` and `synced`.
+  const withClient = new Set(config.backends.filter(hasClient).map((b) => b.name));
   const configured = new Set(config.backends.map((b) => b.name));
   const known = new Set(quotas.map((q) => q.backendName));
   // Backends of the config that no instance has synced yet (the service syncs at start-up).
@@ -111,7 +139,10 @@ async function collect(store: MetadataStore, config: AppConfig): Promise<StatusR
       utilisation: q.bytesLimit === 0 ? null : (q.bytesUsed + q.orphanBytes + q.inflightBytes) / q.bytesLimit,
       configured: configured.has(q.backendName),
       synced: known.has(q.backendName),
+      client: withClient.has(q.backendName),
+      breaker: instance?.states.get(q.backendName) ?? null,
     })),
+    instance: instance?.url ?? null,
     usage: { period, backends: usage.map((u) => ({ name: u.backendName, apiRequests: u.apiRequests, egressBytes: u.egressBytes, ingressBytes: u.ingressBytes })) },
     cleanup: depths.reduce(
       (sum, d) => ({
@@ -141,7 +172,7 @@ function print(ctx: CommandContext, r: StatusReport): void {
   if (r.backends.length === 0) line('  (none configured)');
   else {
     ctx.out.table(
-      ['  NAME', 'LIMIT', 'USED', 'ORPHAN', 'IN-FLIGHT', 'FREE', 'UTILISATION'],
+      ['  NAME', 'LIMIT', 'USED', 'ORPHAN', 'IN-FLIGHT', 'FREE', 'UTILISATION', 'STATE'],
       r.backends.map((b) => [
         `  ${b.name}${b.configured ? '' : color.dim(' (not in config)')}${b.synced ? '' : color.dim(' (not synced yet)')}`,
         b.limitBytes === null ? 'unlimited' : formatSize(b.limitBytes),
@@ -150,10 +181,12 @@ function print(ctx: CommandContext, r: StatusReport): void {
         formatSize(b.inflightBytes),
         b.overLimitBytes > 0 ? color.red(`over limit by ${formatSize(b.overLimitBytes)}`) : b.freeBytes === null ? '-' : formatSize(b.freeBytes),
         b.utilisation === null ? '-' : colourBar(ctx, b.utilisation),
+        !b.client ? color.yellow('no client: its cleanup rows and intents wait') : b.breaker === null ? '-' : b.breaker === 'closed' ? color.green('closed') : color.red(`breaker ${b.breaker}`),
       ]),
       [1, 2, 3, 4, 5],
     );
   }
+  line(r.instance ? color.dim(`  breaker states from the running instance (${r.instance})`) : color.dim('  breaker states: no running instance answered (they live in serve\'s memory)'));
   line();
   line(`${color.bold('usage')} ${r.usage.period} (UTC month)`);
   if (r.usage.backends.length === 0) line('  (no requests recorded)');
