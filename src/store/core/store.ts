@@ -1,3 +1,4 @@
+import { BackendCheck } from './backend-check.js';
 import { BucketOperations } from './buckets.js';
 import { type Clock, systemClock } from './clock.js';
 import { CleanupQueue } from './cleanup-queue.js';
@@ -39,6 +40,7 @@ export class MetadataStore {
   readonly cleanup: CleanupQueue;
   readonly outbox: Outbox;
   readonly usage: UsageMeter;
+  readonly backendCheck: BackendCheck;
   readonly context: StoreContext;
   #closed = false;
 
@@ -65,6 +67,7 @@ export class MetadataStore {
     this.cleanup = new CleanupQueue(this.context);
     this.outbox = new Outbox(this.context);
     this.usage = new UsageMeter(this.context);
+    this.backendCheck = new BackendCheck(this.context);
   }
 
   /**

@@ -5,9 +5,40 @@
 // generated query; the SQLite adapter implements every method by hand, so a query without a SQLite
 // mirror fails `tsc`. Methods of queries without result columns resolve to the affected row count.
 
+export type stringArray = (string)[];
+
 export type numberArray = (number)[];
 
-export type stringArray = (string)[];
+/** queries/backend-check.sql: IKnownStorageKeysParams */
+export interface IKnownStorageKeysParams {
+  backendName: string;
+  storageKeys: stringArray;
+}
+
+/** queries/backend-check.sql: IKnownStorageKeysResult */
+export interface IKnownStorageKeysResult {
+  storage_key: string;
+}
+
+/** queries/backend-check.sql: IListCopiesOfBackendParams */
+export interface IListCopiesOfBackendParams {
+  afterKey: string;
+  backendName: string;
+  limit: number;
+}
+
+/** queries/backend-check.sql: IListCopiesOfBackendResult */
+export interface IListCopiesOfBackendResult {
+  backend_name: string;
+  content_hash: string | null;
+  content_type: string;
+  created_at: Date;
+  etag: string;
+  object_key: string;
+  size_bytes: number;
+  storage_key: string;
+  user_metadata: string;
+}
 
 /** queries/buckets.sql: IInsertBucketParams */
 export interface IInsertBucketParams {
@@ -1071,6 +1102,10 @@ export interface IGetUsageForPeriodResult {
 }
 
 export interface TxQueries {
+  /** queries/backend-check.sql */
+  knownStorageKeys(params: IKnownStorageKeysParams): Promise<IKnownStorageKeysResult[]>;
+  /** queries/backend-check.sql */
+  listCopiesOfBackend(params: IListCopiesOfBackendParams): Promise<IListCopiesOfBackendResult[]>;
   /** queries/buckets.sql */
   insertBucket(params: IInsertBucketParams): Promise<IInsertBucketResult[]>;
   /** queries/buckets.sql */

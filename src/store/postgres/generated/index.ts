@@ -2,6 +2,7 @@
 // Edit the .sql file (or migrations/) and run `make generate`.
 
 /** Every generated query, with whether it returns rows or only a row count. */
+import { knownStorageKeys, listCopiesOfBackend } from './backend-check.queries.js';
 import { insertBucket, getBucket, lockBucket, listBuckets, deleteBucket, bucketContents, bucketStats } from './buckets.queries.js';
 import { claimCleanup, releaseCleanupClaims, deleteCleanupRow, retryCleanup, moveCleanupToDlq, listCleanupRows, listDlqRows, requeueDlq, purgeDlq, cleanupDepths } from './cleanup.queries.js';
 import { insertUpload, getUpload, setBackendUploadId, lockUpload, deletePart, insertPart, listParts, deleteParts, deleteUpload, listUploadsFrom, listUploadsCreatedBefore, sumPartsByBackend } from './multipart.queries.js';
@@ -12,6 +13,8 @@ import { upsertBackendQuota, insertQuotaStripe, listQuotaTotals, lockQuotaBase, 
 import { addUsage, getUsageForPeriod } from './usage.queries.js';
 
 export const generatedQueries = {
+  knownStorageKeys: { query: knownStorageKeys, returnsRows: true },
+  listCopiesOfBackend: { query: listCopiesOfBackend, returnsRows: true },
   insertBucket: { query: insertBucket, returnsRows: true },
   getBucket: { query: getBucket, returnsRows: true },
   lockBucket: { query: lockBucket, returnsRows: true },

@@ -1,4 +1,5 @@
 import type { TxQueries } from '../../core/generated/queries.js';
+import { BackendCheckQueries } from './backend-check.js';
 import { BucketQueries } from './buckets.js';
 import { CleanupQueries } from './cleanup.js';
 import { SqliteQueryContext, type StatementCache } from './context.js';
@@ -14,7 +15,7 @@ import { UsageQueries } from './usage.js';
  * handle. The compiler checks the join against TxQueries (derived from queries/): a query added
  * to queries/ without its mirror here fails `tsc`, and so does a mirror whose query was removed.
  */
-const AREAS = [BucketQueries, CleanupQueries, MultipartQueries, NotificationQueries, ObjectQueries, PendingQueries, QuotaQueries, UsageQueries];
+const AREAS = [BackendCheckQueries, BucketQueries, CleanupQueries, MultipartQueries, NotificationQueries, ObjectQueries, PendingQueries, QuotaQueries, UsageQueries];
 
 class SqliteTxQueries extends SqliteQueryContext {}
 for (const area of AREAS) {
@@ -25,7 +26,7 @@ for (const area of AREAS) {
   }
 }
 
-interface SqliteTxQueries extends BucketQueries, CleanupQueries, MultipartQueries, NotificationQueries, ObjectQueries, PendingQueries, QuotaQueries, UsageQueries {}
+interface SqliteTxQueries extends BackendCheckQueries, BucketQueries, CleanupQueries, MultipartQueries, NotificationQueries, ObjectQueries, PendingQueries, QuotaQueries, UsageQueries {}
 
 type Missing = Exclude<keyof TxQueries, keyof SqliteTxQueries>;
 type Extra = Exclude<keyof SqliteTxQueries, keyof TxQueries | 'end'>;
