@@ -36,6 +36,7 @@ describe('server', () => {
       headerTimeoutMs: 60_000,
       idleTimeoutMs: 65_000,
       bodyTimeoutMs: 60_000,
+      shutdownTimeoutMs: 30_000,
     });
   });
 
