@@ -112,6 +112,16 @@ export class DirectoryBackend implements BackendClient, AvailabilityProbe {
     return { sizeBytes: list.sizeBytes, etag: multipartEtag(md5s) };
   }
 
+  /**
+   * The storage keys of the part files the multipart object at `storageKey` is made of (its part
+   * list), or undefined when `storageKey` is not such an object. For the backend check: a completed
+   * upload's parts stay files of their own, which the metadata knows only through the object.
+   */
+  async partKeys(storageKey: string): Promise<string[] | undefined> {
+    await this.checkAvailable();
+    return (await this.#readPartList(this.#path(storageKey)))?.parts.map((p) => p.storageKey);
+  }
+
   async delete(storageKey: string): Promise<'deleted' | 'not-found'> {
     await this.checkAvailable();
     const path = this.#path(storageKey);

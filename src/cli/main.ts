@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { PACKAGE_ROOT } from '../paths.js';
+import { registerBackends } from './commands/backends.js';
 import { registerCredentials } from './commands/credentials.js';
 import { registerInit } from './commands/init.js';
 import { registerMigrate } from './commands/migrate.js';
@@ -53,6 +54,7 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
   registerQuota(program, run);
   registerUsage(program, run);
   registerCredentials(program, run);
+  registerBackends(program, run);
   // A group's unknown subcommand (`dlq frobnicate`) points at that group's help, not the top level.
   for (const group of program.commands) {
     if (group.commands.length > 0) group.showHelpAfterError(`(${invocationName(io.env)} ${group.name()} --help lists its commands)`);
