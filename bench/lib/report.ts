@@ -80,8 +80,8 @@ export function printGateway(r: GatewayBenchResult): void {
     ]);
   }
   if (r.large.length > 0) {
-    table('Large objects, one stream (MiB/s; ratio = gateway / direct)', ['backend', 'op', 'size MiB', 'rounds', 'direct', 'gateway', 'ratio'],
-      r.large.map((l) => [l.backend, l.direction, String(l.bytes / 2 ** 20), String(l.rounds), f1(l.directMiBps), f1(l.gatewayMiBps), f2(l.ratio)]));
+    table('Large objects, one stream (MiB/s; ratio = gateway / direct; bench-process CPU ms per MiB: client + disk server or gateway)', ['backend', 'op', 'size MiB', 'rounds', 'direct', 'gateway', 'ratio', 'direct cpu', 'gateway cpu'],
+      r.large.map((l) => [l.backend, l.direction, String(l.bytes / 2 ** 20), String(l.rounds), f1(l.directMiBps), f1(l.gatewayMiBps), f2(l.ratio), f2(l.directCpuMsPerMiB), f2(l.gatewayCpuMsPerMiB)]));
   }
   if (r.memory) {
     const m = r.memory;
@@ -100,13 +100,18 @@ export function printGateway(r: GatewayBenchResult): void {
   }
   if (r.small.length > 0) {
     table('Small objects (4 KiB) through the gateway, beside the store on the same database (ops/s; ms)',
-      ['engine', 'backend', 'clients', 'PUT ops/s', 'p50', 'p99', 'store write/s', 'PUT ratio', 'GET ops/s', 'p50', 'p99', 'store lookup/s', 'GET ratio', 'errors'],
+      ['engine', 'backend', 'clients', 'PUT ops/s', 'p50', 'p99', 'store write/s', 'vs store', 'vs bound', 'GET ops/s', 'p50', 'p99', 'store lookup/s', 'vs store', 'vs bound', 'errors'],
       r.small.map((s) => {
         const base = r.small.find((b) => b.engine === s.engine && b.clients === s.clients && b.storeCommitWrite)!;
+        const ceiling = r.ceiling.find((c) => c.clients === s.clients);
+        // The bound: the store's rate, or the load generator's ceiling when that is lower.
+        const bound = (store: number, gen: number | undefined) => Math.min(store, gen ?? Infinity);
+        const w = base.storeCommitWrite!.opsPerSecond;
+        const l = base.storeLookup!.opsPerSecond;
         return [
           s.engine, s.backend, String(s.clients),
-          n(s.put.opsPerSecond), ms(s.put.p50Ms), ms(s.put.p99Ms), n(base.storeCommitWrite!.opsPerSecond), f2(s.put.opsPerSecond / base.storeCommitWrite!.opsPerSecond),
-          n(s.get.opsPerSecond), ms(s.get.p50Ms), ms(s.get.p99Ms), n(base.storeLookup!.opsPerSecond), f2(s.get.opsPerSecond / base.storeLookup!.opsPerSecond),
+          n(s.put.opsPerSecond), ms(s.put.p50Ms), ms(s.put.p99Ms), n(w), f2(s.put.opsPerSecond / w), f2(s.put.opsPerSecond / bound(w, ceiling?.put.opsPerSecond)),
+          n(s.get.opsPerSecond), ms(s.get.p50Ms), ms(s.get.p99Ms), n(l), f2(s.get.opsPerSecond / l), f2(s.get.opsPerSecond / bound(l, ceiling?.get.opsPerSecond)),
           String(s.put.errors + s.get.errors),
         ];
       }));

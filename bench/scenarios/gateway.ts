@@ -48,6 +48,12 @@ export interface LargeResult {
   readonly directMiBps: number;
   readonly gatewayMiBps: number;
   readonly ratio: number;
+  /**
+   * CPU of this process per MiB moved (ms): the client thread plus what serves it here (the plain
+   * disk server, or the gateway); s3rver is another process and counted on neither side.
+   */
+  readonly directCpuMsPerMiB: number;
+  readonly gatewayCpuMsPerMiB: number;
 }
 
 export interface MemoryResult {
@@ -217,15 +223,24 @@ interface Side {
 
 async function largePair(client: LoadClient, backend: 'directory' | 's3', direct: Side, gateway: Side, bytes: number, rounds: number): Promise<LargeResult[]> {
   const sum = { PUT: { direct: 0, gateway: 0 }, GET: { direct: 0, gateway: 0 } };
+  const cpu = { PUT: { direct: 0, gateway: 0 }, GET: { direct: 0, gateway: 0 } };
+  const cpuMs = (from: NodeJS.CpuUsage) => {
+    const d = process.cpuUsage(from);
+    return (d.user + d.system) / 1000;
+  };
   for (let r = 0; r < rounds; r++) {
     // Alternate which side goes first, so neither always meets a cache the other warmed.
     const sides = r % 2 === 0 ? ([['direct', direct], ['gateway', gateway]] as const) : ([['gateway', gateway], ['direct', direct]] as const);
     for (const [name, side] of sides) {
+      const c0 = process.cpuUsage();
       const put = await client.stream({ kind: 'put', endpoint: side.endpoint, path: side.path(`large/${r}`), bytes });
+      cpu.PUT[name] += cpuMs(c0);
       sum.PUT[name] += put.seconds;
     }
     for (const [name, side] of sides) {
+      const c0 = process.cpuUsage();
       const get = await client.stream({ kind: 'get', endpoint: side.endpoint, path: side.path(`large/${r}`) });
+      cpu.GET[name] += cpuMs(c0);
       if (get.bytes !== bytes) throw new Error(`${name} GET returned ${get.bytes} bytes, ${bytes} expected`);
       sum.GET[name] += get.seconds;
     }
@@ -233,7 +248,8 @@ async function largePair(client: LoadClient, backend: 'directory' | 's3', direct
   return (['PUT', 'GET'] as const).map((direction) => {
     const directMiBps = (bytes * rounds) / MiB / sum[direction].direct;
     const gatewayMiBps = (bytes * rounds) / MiB / sum[direction].gateway;
-    return { backend, direction, bytes, rounds, directMiBps, gatewayMiBps, ratio: gatewayMiBps / directMiBps };
+    const mib = (bytes * rounds) / MiB;
+    return { backend, direction, bytes, rounds, directMiBps, gatewayMiBps, ratio: gatewayMiBps / directMiBps, directCpuMsPerMiB: cpu[direction].direct / mib, gatewayCpuMsPerMiB: cpu[direction].gateway / mib };
   });
 }
 
