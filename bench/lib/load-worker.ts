@@ -126,7 +126,8 @@ async function small(job: SmallJob): Promise<SmallResult> {
   return { ops: latencies.length, seconds, opsPerSecond: latencies.length / seconds, p50Ms: at(0.5), p99Ms: at(0.99), errors, ...(firstError ? { firstError } : {}) };
 }
 
-const streamAgent = new Agent({ keepAlive: true, maxSockets: 1 });
+// Up to 8 streams at once (multipart parts in flight); a single-stream run uses one socket.
+const streamAgent = new Agent({ keepAlive: true, maxSockets: 8 });
 
 function stream(job: StreamJob): Promise<StreamResult> {
   return new Promise((resolve, reject) => {

@@ -71,6 +71,8 @@ export interface MemoryResult {
 export interface MultipartResult {
   readonly parts: number;
   readonly partBytes: number;
+  /** Parts uploaded at once (1: one after another; 4: as @aws-sdk/lib-storage does by default). */
+  readonly inFlight: number;
   readonly directMiBps: number;
   readonly gatewayMiBps: number;
   readonly ratio: number;
@@ -106,7 +108,7 @@ export interface GatewayBenchResult {
   readonly sigv4?: SigV4Result;
   readonly large: LargeResult[];
   readonly memory?: MemoryResult;
-  readonly multipart?: MultipartResult;
+  readonly multipart: MultipartResult[];
   readonly ceiling: { readonly clients: number; readonly put: SmallResult; readonly get: SmallResult }[];
   readonly small: SmallRow[];
 }
@@ -117,7 +119,7 @@ export async function runGateway(options: GatewayOptions): Promise<GatewayBenchR
   const start = loadavg();
   const has = (s: string) => options.sections.has(s);
   const client = new LoadClient();
-  const result: { -readonly [K in keyof GatewayBenchResult]: GatewayBenchResult[K] } = { loadAverage: { start, end: [] }, large: [], ceiling: [], small: [] };
+  const result: { -readonly [K in keyof GatewayBenchResult]: GatewayBenchResult[K] } = { loadAverage: { start, end: [] }, large: [], multipart: [], ceiling: [], small: [] };
   let s3rver: S3rverProcess | undefined;
   try {
     if (has('sigv4')) {
@@ -316,34 +318,45 @@ async function memory(client: LoadClient, bytes: number): Promise<MemoryResult> 
 
 // ---------------------------------------------------------------------------------------- multipart
 
-async function multipart(client: LoadClient, s3rver: S3rverProcess, parts: number, partBytes: number): Promise<MultipartResult> {
+async function multipart(client: LoadClient, s3rver: S3rverProcess, parts: number, partBytes: number): Promise<MultipartResult[]> {
   const rig = await startGatewayRig('sqlite', undefined, { kind: 's3', s3: s3rver.backendConfig() }, { countBytes: true });
   const sdk = (url: string, id: SigningIdentity) =>
     new S3Client({ endpoint: url, region: 'us-east-1', forcePathStyle: true, credentials: id, maxAttempts: 1, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
   const direct = { sdk: sdk(s3rver.url, S3RVER_ID), endpoint: s3rver.endpoint, bucket: s3rver.bucket };
   const gateway = { sdk: sdk(rig.url, GATEWAY_ID), endpoint: rig.endpoint, bucket: BUCKET };
-  const one = async (side: typeof direct, key: string) => {
+  /** One upload of `parts` parts, `inFlight` of them at a time; the part uploads' wall time, then Complete. */
+  const one = async (side: typeof direct, key: string, inFlight: number) => {
     const { UploadId } = await side.sdk.send(new CreateMultipartUploadCommand({ Bucket: side.bucket, Key: key }));
-    let seconds = 0;
     const etags: string[] = [];
-    for (let p = 1; p <= parts; p++) {
-      const r = await client.stream({ kind: 'put', endpoint: side.endpoint, path: `/${side.bucket}/${key}`, query: { partNumber: String(p), uploadId: UploadId! }, bytes: partBytes });
-      seconds += r.seconds;
-      etags.push(r.etag!);
-    }
-    const before = rig.counter.bytes;
+    let next = 1;
     const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: inFlight }, async () => {
+        while (next <= parts) {
+          const p = next++;
+          const r = await client.stream({ kind: 'put', endpoint: side.endpoint, path: `/${side.bucket}/${key}`, query: { partNumber: String(p), uploadId: UploadId! }, bytes: partBytes });
+          etags[p - 1] = r.etag!;
+        }
+      }),
+    );
+    const seconds = (performance.now() - t0) / 1000;
+    const before = rig.counter.bytes;
+    const t1 = performance.now();
     await side.sdk.send(new CompleteMultipartUploadCommand({ Bucket: side.bucket, Key: key, UploadId, MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) } }));
-    const completeMs = performance.now() - t0;
+    const completeMs = performance.now() - t1;
     const moved = rig.counter.bytes - before;
     const head = await side.sdk.send(new HeadObjectCommand({ Bucket: side.bucket, Key: key }));
     if (head.ContentLength !== parts * partBytes) throw new Error(`completed object holds ${head.ContentLength} bytes`);
     return { mibps: (parts * partBytes) / MiB / seconds, completeMs, moved };
   };
   try {
-    const d = await one(direct, 'direct/multipart');
-    const g = await one(gateway, 'multipart');
-    return { parts, partBytes, directMiBps: d.mibps, gatewayMiBps: g.mibps, ratio: g.mibps / d.mibps, directCompleteMs: d.completeMs, gatewayCompleteMs: g.completeMs, completeBytesMoved: g.moved };
+    const results: MultipartResult[] = [];
+    for (const inFlight of [1, 4]) {
+      const d = await one(direct, `direct/multipart-${inFlight}`, inFlight);
+      const g = await one(gateway, `multipart-${inFlight}`, inFlight);
+      results.push({ parts, partBytes, inFlight, directMiBps: d.mibps, gatewayMiBps: g.mibps, ratio: g.mibps / d.mibps, directCompleteMs: d.completeMs, gatewayCompleteMs: g.completeMs, completeBytesMoved: g.moved });
+    }
+    return results;
   } finally {
     direct.sdk.destroy();
     gateway.sdk.destroy();
