@@ -211,7 +211,7 @@ function printText(ctx: CommandContext, reports: readonly BackendReport[], impor
         if (u.import.overLimitBytes > 0) out.line(`  warning: ${r.name} now holds ${formatSize(u.import.overLimitBytes)} more than its limit: writes to it are refused until space is freed`);
       } else out.line(`  skipped: ${what}: ${u.import.reason}`);
     }
-    for (const g of r.gone) out.line(`  bytes gone: object ${g.objectKey} (storage key ${g.storageKey}, ${formatSize(g.sizeBytes)})`);
+    for (const g of r.gone) out.line(`  bytes gone: object ${g.objectKey} (storage key ${g.storageKey}, ${formatSize(g.sizeBytes)}); remove it with: aws s3 rm s3://${g.objectKey}`);
   }
   const unknown = reports.reduce((n, r) => n + r.unknown.length, 0);
   const gone = reports.reduce((n, r) => n + r.gone.length, 0);
@@ -228,7 +228,7 @@ function printText(ctx: CommandContext, reports: readonly BackendReport[], impor
     );
   }
   if (gone > 0) {
-    out.line(`${plural(gone, 'copy', 'copies')} whose bytes are gone (kept: remove such an object with a DELETE through the S3 API, e.g. aws s3 rm s3://<bucket>/<key>)`);
+    out.line(`${plural(gone, 'copy', 'copies')} whose bytes are gone (never removed here: DELETE each object through the S3 API)`);
   }
 }
 
