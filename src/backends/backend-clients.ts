@@ -27,6 +27,9 @@ export function withoutClientWarning(backend: BackendConfig): string {
  */
 export async function createBackendClients(backends: readonly BackendConfig[]): Promise<Map<string, BackendClient>> {
   const clients = new Map<string, BackendClient>();
+  // The SDK warns on Node 20 that its releases after January 2027 need Node 22; the version here is
+  // pinned by the lock file, so the warning only adds noise to every operator's log.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const { S3Backend } = backends.some((b) => b.s3 !== undefined) ? await import('./s3.js') : { S3Backend: undefined };
   for (const b of backends) {
     if (b.s3 !== undefined) clients.set(b.name, new S3Backend!(b.name, b.s3));
