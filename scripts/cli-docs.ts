@@ -8,6 +8,9 @@ import { unlink } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { DirectoryBackend } from '../src/backends/directory.js';
+import { checkDirectoryBackends } from '../src/backends/directory-identity.js';
 import { storageKeyPath } from '../src/backends/directory-paths.js';
 import { loadConfig } from '../src/config/load.js';
 import type { NotificationEndpoint } from '../src/config/types.js';
@@ -71,6 +74,8 @@ try {
     { ...config, notifications: { ...config.notifications, endpoints: [deadEndpoint] } },
     { role: 'serve', clock },
   );
+  // The backend directory gets its identity marker while the database still records nothing on it.
+  await checkDirectoryBackends(config, store);
   for (let i = 0; i < 5; i++) {
     const w = await store.objects.beginWrite({ objectKey: `photos/2026/img-${i}.jpg`, sizeBytes: (i + 1) * 3_000_000, contentType: 'image/jpeg' });
     await store.objects.commitWrite(w, { etag: `"etag-${i}"` });
@@ -103,6 +108,8 @@ try {
   );
   await new JobRunner(store.db, outbox, silentLogger).runOnce();
   store.usage.record('local', { apiRequests: 1_240, egressBytes: 310_000_000, ingressBytes: 45_000_000 });
+  // A file put into the backend by hand (as an operator copying data in), for `backends check`.
+  await new DirectoryBackend('local', backendDir).put('notes/readme.txt', Readable.from([Buffer.from('hello')]), 5);
   await store.close();
 
   heading('Looking at the store');
@@ -128,6 +135,21 @@ try {
   run(['quota', 'sync']);
   run(['quota', 'reconcile', '--dry-run']);
 
+  heading(
+    'The S3 endpoint',
+    '`s3-orchestrator credentials` prints the endpoint and the credential a client needs. With no `credentials:` in the config, that is the one `admin` credential `serve` provisions: from `S3O_ACCESS_KEY_ID` / `S3O_SECRET_ACCESS_KEY` when set, else generated once into `<server.data_dir>/credentials.json` (mode 0600; the command generates it if `serve` has not run yet). This is the one place a secret is printed on purpose. Credentials declared in the config are listed without their secrets. `--shell` prints `export` lines for `eval "$(s3-orchestrator credentials --shell)"`.',
+  );
+  run(['credentials']);
+  run(['credentials', '--shell']);
+
+  heading(
+    'Backends',
+    '`backends check [--backend NAME] [--import] [--yes]` compares each backend that has a client (`directory` or `endpoint`) with the metadata: (a) it lists the backend\'s storage keys and reports those the metadata does not know (no copy, intent, upload, part, cleanup or dead-letter row), with the object key guessed from the storage key (the part before the last `!` when the rest is a UUID, else the whole key) and the size and ETag from a HEAD; (b) it pages the backend\'s copies and reports those whose bytes are gone (never removed here: DELETE the object through the S3 API). Dry run by default; `--import` imports each unknown key as an object (asks on a terminal, needs `--yes` elsewhere), skipping keys whose object already exists. Exit 0 when everything is consistent, 1 when anything was found (also after an import: run it again to see what is left) or a backend could not be checked, 2 on usage errors. Here the scratch store\'s objects were recorded without writing their bytes, and one file was put into the backend by hand.',
+  );
+  run(['backends', 'check']);
+  run(['backends', 'check', '--import']);
+  run(['backends', 'check', '--import', '--yes']);
+
   heading('Errors', 'One line each (a config error lists every problem with its field path); a stack trace only with `--debug`.');
   writeFileSync(join(dir, 'broken.yaml'), 'database:\n  driver: mysql\n  min_conns: 20\n  max_conns: 10\nbackends:\n  - name: a\n    bytes_limit: lots\nplacment: pack\n');
   run(['validate', '--config', 'broken.yaml']);
@@ -144,7 +166,7 @@ try {
 
   heading(
     'Running the service',
-    '`s3-orchestrator serve` logs which database engine it chose and why, opens the store as an instance (schema applied, quotas synced, a warning per backend holding more than its limit), runs the six background jobs and logs until SIGINT or SIGTERM, then stops the jobs, flushes usage and closes the database. `npm start` runs it. Logs are JSON lines with ISO timestamps on stderr, or pretty lines when stderr is a terminal; each job tick that handled something logs one info line, and every `--summary-interval` (default 5m) one line sums up the work done and the queue depths. SIGHUP re-reads the config file: the log level, the backends\' byte limits and the webhook endpoints change at once, all or nothing (a file that does not validate changes nothing and is logged as an error); changes to other sections are logged as needing a restart.',
+    '`s3-orchestrator serve` logs which database engine it chose and why, opens the store as an instance (schema applied, quotas synced, a warning per backend holding more than its limit), checks the directory backends (their identity markers), runs the six background jobs and the S3 endpoint on `server.listen` (with `/health`, `/metrics` and the dashboard at `/ui`), and logs until SIGINT or SIGTERM; then it turns readiness off, lets requests in progress finish (`server.shutdown_timeout`), aborts the intents of uploads still unfinished, stops the jobs, flushes usage and closes the database. A second signal exits at once. `npm start` runs it. Logs are JSON lines with ISO timestamps on stderr, or pretty lines when stderr is a terminal; each job tick that handled something logs one info line, and every `--summary-interval` (default 5m) one line sums up the work done and the queue depths. SIGHUP re-reads the config file: the log level, the backends\' byte limits and the webhook endpoints change at once, all or nothing (a file that does not validate changes nothing and is logged as an error); changes to other sections are logged as needing a restart.',
   );
 
   const page = [
