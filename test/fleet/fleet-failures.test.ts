@@ -1,27 +1,17 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
-  DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
-  ListObjectsV2Command,
   PutObjectCommand,
-  S3ServiceException,
   UploadPartCommand,
-  type S3Client,
 } from '@aws-sdk/client-s3';
 import pg from 'pg';
-import { afterEach, describe, expect, inject, it } from 'vitest';
-import { createScratchDatabase, dropDatabase } from '../../scripts/lib/postgres-server.js';
-import { loadConfig } from '../../src/config/load.js';
+import { describe, expect, it } from 'vitest';
 import { LEADER_JOBS } from '../../src/store/core/leader-jobs.js';
-import type { MetadataStore } from '../../src/store/core/store.js';
-import { openStore } from '../../src/store/open.js';
 import { expectLedgerConsistent } from '../support/store.js';
-import { bodyOf, killServes, signedRequest, startFleet, waitFor, type Fleet } from './support.js';
-import { join } from 'node:path';
+import { bodyOf, fleetHarness, md5, statusOf, signedRequest, waitFor } from './support.js';
 import { Readable } from 'node:stream';
 
 /**
@@ -30,52 +20,7 @@ import { Readable } from 'node:stream';
  */
 
 const MiB = 1024 * 1024;
-const cleanups: (() => Promise<void> | void)[] = [];
-const clients: S3Client[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.destroy();
-  await killServes();
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function fleetDatabase(): Promise<string> {
-  const { admin, template } = inject('postgres');
-  const name = await createScratchDatabase(admin, 's3o_t', { template });
-  cleanups.push(() => dropDatabase(admin, name).catch(() => {}));
-  const auth = admin.password === undefined ? encodeURIComponent(admin.user) : `${encodeURIComponent(admin.user)}:${encodeURIComponent(admin.password)}`;
-  return `postgres://${auth}@${admin.host}:${admin.port}/${name}`;
-}
-
-async function fleet(count: number, options: Parameters<typeof startFleet>[2] = {}): Promise<Fleet> {
-  const f = await startFleet(await fleetDatabase(), count, options);
-  cleanups.push(() => rmSync(f.root, { recursive: true, force: true }));
-  return f;
-}
-
-/** The store of the fleet's database, as an operator command opens it. */
-async function inspect(f: Fleet): Promise<MetadataStore> {
-  const store = await openStore(loadConfig(join(f.root, 'instance-0', 'config.yaml')).config, { role: 'inspect' });
-  cleanups.push(() => store.close());
-  return store;
-}
-
-function s3(f: Fleet, i: number): S3Client {
-  const c = f.serves[i]!.client();
-  clients.push(c);
-  return c;
-}
-
-async function status(p: Promise<unknown>): Promise<number> {
-  try {
-    await p;
-    return 200;
-  } catch (err) {
-    if (err instanceof S3ServiceException) return err.$metadata.httpStatusCode ?? 0;
-    throw err;
-  }
-}
-
-const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
+const { fleet, inspect, s3, defer } = fleetHarness();
 
 describe('a fleet of three serve processes on PostgreSQL: failures', () => {
   it('(c, d) SIGKILL of one instance in the middle of 20 uploads: acknowledged objects intact through the survivors; a survivor reaper resolves the dead instance intents, each once; the ledger exact', async () => {
@@ -93,8 +38,7 @@ describe('a fleet of three serve processes on PostgreSQL: failures', () => {
       attempted.set(key, body);
       slow.push(trickle(victim.url, `/fleet/${key}`, body).then((code) => void (code === 200 && acknowledged.set(key, body))));
     }
-    const victimClient = victim.client();
-    clients.push(victimClient);
+    const victimClient = s3(f, 0);
     for (let i = 0; i < 2; i++) {
       const key = `kill/victim-mp-${i}.bin`;
       const parts = [randomBytes(5 * MiB), randomBytes(MiB)];
@@ -158,7 +102,7 @@ describe('a fleet of three serve processes on PostgreSQL: failures', () => {
     // when the reaper found all of its bytes, exactly what was sent.
     for (const [key, body] of attempted) {
       for (const c of survivors) {
-        const code = await status(c.send(new HeadObjectCommand({ Bucket: 'fleet', Key: key })));
+        const code = await statusOf(c.send(new HeadObjectCommand({ Bucket: 'fleet', Key: key })));
         if (acknowledged.has(key)) expect(code, key).toBe(200);
         if (code === 200) {
           const got = await c.send(new GetObjectCommand({ Bucket: 'fleet', Key: key }));
@@ -179,7 +123,7 @@ describe('a fleet of three serve processes on PostgreSQL: failures', () => {
     const holder = new pg.Client({ connectionString: f.databaseUrl });
     holder.on('error', () => {});
     await holder.connect();
-    cleanups.push(() => holder.end().catch(() => {}));
+    defer(() => holder.end().catch(() => {}));
     await waitFor('the reaper lock', async () => ((await holder.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [LEADER_JOBS.reaper.lockId.toString()])).rows[0]!.ok ? true : undefined), 5000, 10);
     // Then a crashed writer's intent whose bytes are on the backend: the reaper's work.
     const intent = await store.objects.beginWrite({ objectKey: 'fleet/orphan.txt', sizeBytes: 5 });

@@ -1,81 +1,21 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import {
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  S3ServiceException,
-  UploadPartCommand,
-  type S3Client,
 } from '@aws-sdk/client-s3';
-import pg from 'pg';
-import { afterEach, describe, expect, inject, it } from 'vitest';
-import { createScratchDatabase, dropDatabase } from '../../scripts/lib/postgres-server.js';
-import { loadConfig } from '../../src/config/load.js';
-import { LEADER_JOBS } from '../../src/store/core/leader-jobs.js';
-import type { MetadataStore } from '../../src/store/core/store.js';
-import { openStore } from '../../src/store/open.js';
+import { describe, expect, it } from 'vitest';
 import { expectLedgerConsistent } from '../support/store.js';
-import { bodyOf, killServes, signedRequest, startFleet, waitFor, type Fleet } from './support.js';
-import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { bodyOf, fleetHarness, md5, statusOf } from './support.js';
 
 /**
- * Spec gateway.md §6 "several instances" and issue 12 item 8 (a)–(d): three real `serve` processes
+ * Spec gateway.md §6 "several instances" and issue 12 item 8 (a) and (b): three real `serve` processes
  * on one PostgreSQL database and one shared directory backend, clients spread over them.
  */
 
-const MiB = 1024 * 1024;
-const cleanups: (() => Promise<void> | void)[] = [];
-const clients: S3Client[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.destroy();
-  await killServes();
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function fleetDatabase(): Promise<string> {
-  const { admin, template } = inject('postgres');
-  const name = await createScratchDatabase(admin, 's3o_t', { template });
-  cleanups.push(() => dropDatabase(admin, name).catch(() => {}));
-  const auth = admin.password === undefined ? encodeURIComponent(admin.user) : `${encodeURIComponent(admin.user)}:${encodeURIComponent(admin.password)}`;
-  return `postgres://${auth}@${admin.host}:${admin.port}/${name}`;
-}
-
-async function fleet(count: number, options: Parameters<typeof startFleet>[2] = {}): Promise<Fleet> {
-  const f = await startFleet(await fleetDatabase(), count, options);
-  cleanups.push(() => rmSync(f.root, { recursive: true, force: true }));
-  return f;
-}
-
-/** The store of the fleet's database, as an operator command opens it. */
-async function inspect(f: Fleet): Promise<MetadataStore> {
-  const store = await openStore(loadConfig(join(f.root, 'instance-0', 'config.yaml')).config, { role: 'inspect' });
-  cleanups.push(() => store.close());
-  return store;
-}
-
-function s3(f: Fleet, i: number): S3Client {
-  const c = f.serves[i]!.client();
-  clients.push(c);
-  return c;
-}
-
-async function status(p: Promise<unknown>): Promise<number> {
-  try {
-    await p;
-    return 200;
-  } catch (err) {
-    if (err instanceof S3ServiceException) return err.$metadata.httpStatusCode ?? 0;
-    throw err;
-  }
-}
-
-const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
+const { fleet, inspect, s3 } = fleetHarness();
 
 describe('a fleet of three serve processes on PostgreSQL', () => {
   it('(a) 32 concurrent uploads for the last free bytes of a limited backend, across the three: exactly as many succeed as fit', async () => {
@@ -85,9 +25,9 @@ describe('a fleet of three serve processes on PostgreSQL', () => {
     const c = [s3(f, 0), s3(f, 1), s3(f, 2)];
     // Fill the backend up to room for exactly 7 more objects.
     const FILL = LIMIT - 7 * SIZE - 1234;
-    expect(await status(c[0]!.send(new PutObjectCommand({ Bucket: 'fleet', Key: 'fill', Body: randomBytes(FILL) })))).toBe(200);
+    expect(await statusOf(c[0]!.send(new PutObjectCommand({ Bucket: 'fleet', Key: 'fill', Body: randomBytes(FILL) })))).toBe(200);
     const results = await Promise.all(
-      Array.from({ length: 32 }, (_, i) => status(c[i % 3]!.send(new PutObjectCommand({ Bucket: 'fleet', Key: `race/${i}`, Body: randomBytes(SIZE) })))),
+      Array.from({ length: 32 }, (_, i) => statusOf(c[i % 3]!.send(new PutObjectCommand({ Bucket: 'fleet', Key: `race/${i}`, Body: randomBytes(SIZE) })))),
     );
     expect(results.filter((s) => s === 200)).toHaveLength(7);
     expect(results.filter((s) => s === 507)).toHaveLength(25);
@@ -125,8 +65,8 @@ describe('a fleet of three serve processes on PostgreSQL', () => {
       expect(head.ETag).toBe(`"${md5(next)}"`);
     }
     await c[0]!.send(new DeleteObjectCommand({ Bucket: 'fleet', Key: 'shared/0.bin' }));
-    expect(await status(c[1]!.send(new GetObjectCommand({ Bucket: 'fleet', Key: 'shared/0.bin' })))).toBe(404);
-    expect(await status(c[2]!.send(new HeadObjectCommand({ Bucket: 'fleet', Key: 'shared/0.bin' })))).toBe(404);
+    expect(await statusOf(c[1]!.send(new GetObjectCommand({ Bucket: 'fleet', Key: 'shared/0.bin' })))).toBe(404);
+    expect(await statusOf(c[2]!.send(new HeadObjectCommand({ Bucket: 'fleet', Key: 'shared/0.bin' })))).toBe(404);
     await expectLedgerConsistent(await inspect(f));
   });
 

@@ -1,5 +1,5 @@
 import { spawn, execFileSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { createServer } from 'node:net';
@@ -8,10 +8,15 @@ import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Sha256 } from '@aws-crypto/sha256-js';
-import { S3Client } from '@aws-sdk/client-s3';
+import { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import pg from 'pg';
+import { afterEach, inject } from 'vitest';
+import { createScratchDatabase, dropDatabase } from '../../scripts/lib/postgres-server.js';
+import { loadConfig } from '../../src/config/load.js';
+import type { MetadataStore } from '../../src/store/core/store.js';
+import { openStore } from '../../src/store/open.js';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 
 /**
@@ -305,3 +310,67 @@ export async function startFleet(
   );
   return { serves, backendDir, root, databaseUrl };
 }
+
+/**
+ * What every fleet test needs: a database of its own (dropped after the test), the fleet's
+ * processes (killed after the test), S3 clients for its instances and an operator's view of its
+ * store. Call once per test file at the top level: it registers an afterEach.
+ */
+export function fleetHarness(): {
+  fleet: (count: number, options?: Parameters<typeof startFleet>[2]) => Promise<Fleet>;
+  inspect: (f: Fleet) => Promise<MetadataStore>;
+  s3: (f: Fleet, i: number) => S3Client;
+  /** Runs `fn` after the test, before the fleet's database is dropped. */
+  defer: (fn: () => Promise<void> | void) => void;
+} {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const clients: S3Client[] = [];
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.destroy();
+    await killServes();
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+
+  async function fleetDatabase(): Promise<string> {
+    const { admin, template } = inject('postgres');
+    const name = await createScratchDatabase(admin, 's3o_t', { template });
+    cleanups.push(() => dropDatabase(admin, name).catch(() => {}));
+    const auth = admin.password === undefined ? encodeURIComponent(admin.user) : `${encodeURIComponent(admin.user)}:${encodeURIComponent(admin.password)}`;
+    return `postgres://${auth}@${admin.host}:${admin.port}/${name}`;
+  }
+
+  return {
+    async fleet(count, options = {}) {
+      const f = await startFleet(await fleetDatabase(), count, options);
+      cleanups.push(() => rmSync(f.root, { recursive: true, force: true }));
+      return f;
+    },
+    /** The store of the fleet's database, as an operator command opens it. */
+    async inspect(f) {
+      const store = await openStore(loadConfig(join(f.root, 'instance-0', 'config.yaml')).config, { role: 'inspect' });
+      cleanups.push(() => store.close());
+      return store;
+    },
+    s3(f, i) {
+      const c = f.serves[i]!.client();
+      clients.push(c);
+      return c;
+    },
+    defer(fn) {
+      cleanups.push(fn);
+    },
+  };
+}
+
+/** The HTTP status a request ended with (200 for success). */
+export async function statusOf(p: Promise<unknown>): Promise<number> {
+  try {
+    await p;
+    return 200;
+  } catch (err) {
+    if (err instanceof S3ServiceException) return err.$metadata.httpStatusCode ?? 0;
+    throw err;
+  }
+}
+
+export const md5 = (b: Buffer): string => createHash('md5').update(b).digest('hex');
