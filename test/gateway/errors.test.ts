@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import http from 'node:http';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import {
@@ -183,6 +184,21 @@ describe('errors: the error document and request ids', () => {
     const list = await raw(tg, 'GET', '/bkt1', { 'list-type': '2' });
     expect(list.status).toBe(200);
     expect(list.body).not.toContain('<Key>k</Key>');
+  });
+
+  it('an unexpected failure is InternalError 500 with the request id and nothing internal (the backend\'s tmp directory replaced by a file)', async () => {
+    const { tg, s3 } = await gateway('sqlite');
+    await s3.send(new PutObjectCommand({ Bucket: 'bkt1', Key: 'before', Body: 'stored before the failure' }));
+    rmSync(join(tg.backendDir, 'tmp'), { recursive: true, force: true });
+    writeFileSync(join(tg.backendDir, 'tmp'), 'a file where the temporary files go');
+    const put = await raw(tg, 'PUT', '/bkt1/after', {}, Buffer.from('cannot be stored'));
+    expectS3Error(put, 500, 'InternalError');
+    expect(element(put.body, 'RequestId')).toBe(put.headers['x-amz-request-id']);
+    expect(put.body).not.toContain(tg.backendDir);
+    expect(put.body).not.toMatch(/EEXIST|ENOTDIR|mkdir|at \w+ \(/);
+    // Nothing half-done: no pending intent, the prior version still current and readable.
+    expect((await tg.store.intents.summary()).count).toBe(0);
+    expect((await raw(tg, 'GET', '/bkt1/before')).body).toBe('stored before the failure');
   });
 
   it('a backend failure answers an S3 error without paths or stack (the backend root replaced by a file)', async () => {
