@@ -98,5 +98,5 @@ const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', 
 const dir = join(PACKAGE_ROOT, 'bench', 'results');
 mkdirSync(dir, { recursive: true });
 const file = join(dir, `${started.toISOString().replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, `${JSON.stringify({ started: started.toISOString(), machine, options: { durationMs, sizes, writerCounts, engines }, statements, operations, concurrency, scale }, null, 2)}\n`);
+writeFileSync(file, `${JSON.stringify({ started: started.toISOString(), machine, options: { durationMs, sizes, writerCounts, engines, large: values.large, gatewayClients }, loadAverage: loadavg(), statements, operations, concurrency, scale, gateway }, null, 2)}\n`);
 console.log(`\nresults: ${file}`);
