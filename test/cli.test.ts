@@ -659,7 +659,7 @@ describe('s3-orchestrator on PostgreSQL', () => {
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toContain(`engine    postgres  ${location(db)}`);
     expect(status.stdout).toContain(`schema    ${last}  (up to date)`);
-    expect(row(status.stdout, 'alpha (not synced yet)')).toEqual(['alpha (not synced yet)', '10 MiB', '0 B', '0 B', '0 B', '10 MiB', '[--------------------] 0%']);
+    expect(row(status.stdout, 'alpha (not synced yet)')).toEqual(['alpha (not synced yet)', '10 MiB', '0 B', '0 B', '0 B', '10 MiB', '[--------------------] 0%', 'no client: its cleanup rows and intents wait']);
     expect(validate.code, validate.stderr).toBe(0);
     expect(validate.stdout).toContain(`database   ${location(db)}\n`); // the same description as status and migrate
     expectNoPassword(
@@ -727,10 +727,10 @@ describeEngines('s3-orchestrator operator commands', (engine) => {
     const out = text.stdout;
     expect(out).toContain(`engine    ${engine}  ${location(db)}`);
     expect(out).toContain(`schema    ${schemaName(engine)}  (up to date)`);
-    expect(row(out, 'NAME')).toEqual(['NAME', 'LIMIT', 'USED', 'ORPHAN', 'IN-FLIGHT', 'FREE', 'UTILISATION']);
+    expect(row(out, 'NAME')).toEqual(['NAME', 'LIMIT', 'USED', 'ORPHAN', 'IN-FLIGHT', 'FREE', 'UTILISATION', 'STATE']);
     // alpha: 3 MiB used, 2 MiB + 1.5 KiB orphan, 4 KiB in flight, 4.99 MiB free of 10 MiB
-    expect(row(out, 'alpha')).toEqual(['alpha', '10 MiB', '3 MiB', '2 MiB', '4 KiB', '4.99 MiB', '[##########----------] 50%']);
-    expect(row(out, 'beta')).toEqual(['beta', 'unlimited', '0 B', '4.88 KiB', '0 B', '-', '-']);
+    expect(row(out, 'alpha')).toEqual(['alpha', '10 MiB', '3 MiB', '2 MiB', '4 KiB', '4.99 MiB', '[##########----------] 50%', 'no client: its cleanup rows and intents wait']);
+    expect(row(out, 'beta')).toEqual(['beta', 'unlimited', '0 B', '4.88 KiB', '0 B', '-', '-', 'no client: its cleanup rows and intents wait']);
     expect(out).toContain(`usage ${utcMonth(new Date())} (UTC month)`);
     expect(out).toMatch(/^ {2}NAME +REQUESTS +EGRESS +INGRESS$/m);
     expect(out).toMatch(/^ {2}alpha +3 +2 KiB +1 KiB$/m);

@@ -65,6 +65,17 @@ describe('the identity marker', () => {
     expect(JSON.parse(readFileSync(join(root, MARKER_FILE), 'utf8')).backend).toBe('a');
   });
 
+  it('instances of a fleet starting together on a new root all come up (another one\'s marker in progress is not foreign data)', async () => {
+    const root = join(tempDir(), 'shared');
+    const outcomes = await Promise.all(Array.from({ length: 6 }, () => prepareDirectoryRoot({ backendName: 'a', root, database: DB, isNew: true })));
+    expect(outcomes).toContain('created');
+    expect(JSON.parse(readFileSync(join(root, MARKER_FILE), 'utf8'))).toMatchObject({ backend: 'a', database: DB });
+    // Only a temporary marker present (a writer caught between write and rename): still new.
+    const other = tempDir();
+    writeFileSync(join(other, `${MARKER_FILE}.0f6c1b1e-98a7-4a43-b1f3-5e1c0d3a2b10.tmp`), '{"backend":"a"}');
+    expect(await prepareDirectoryRoot({ backendName: 'a', root: other, database: DB, isNew: true })).toBe('created');
+  });
+
   it('a missing or empty root is unavailable when the database records bytes on the backend (never silently recreated)', async () => {
     const root = join(tempDir(), 'gone');
     expect(await unavailableReason(prepareDirectoryRoot({ backendName: 'a', root, database: DB, isNew: false }))).toBe(

@@ -11,7 +11,8 @@ import { afterAll, describe, inject, it } from 'vitest';
 import { PACKAGE_ROOT } from '../src/paths.js';
 
 const TIMEOUT = 120_000;
-const COPIED = ['queries', 'migrations', 'scripts', 'src', 'pgtyped.config.json', 'package.json', 'tsconfig.json'];
+// test/ too: scripts/dashboard-screenshots.ts drives the dashboard through the tests' fixture.
+const COPIED = ['queries', 'migrations', 'scripts', 'src', 'test', 'pgtyped.config.json', 'package.json', 'tsconfig.json'];
 const TSX_CLI = readTsxCli();
 const TSC_CLI = 'node_modules/typescript/bin/tsc';
 const OBJECTS_SQL = 'queries/objects.sql';

@@ -68,7 +68,10 @@ export async function prepareDirectoryRoot(options: PrepareOptions): Promise<'re
     return 'created';
   }
   if (!entries.includes(MARKER_FILE)) {
-    if (entries.length > 0) {
+    // Another instance writing the marker at this moment (a fleet starting together on a new
+    // directory) leaves only its temporary marker: that is not somebody else's data.
+    const others = entries.filter((e) => !(e.startsWith(`${MARKER_FILE}.`) && e.endsWith('.tmp')));
+    if (others.length > 0) {
       throw unavailable(
         `holds files but no ${MARKER_FILE}: it is not known as this backend's directory (if it is, write {"backend": ${JSON.stringify(backendName)}} to ${markerPath(root)})`,
       );
