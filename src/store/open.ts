@@ -4,9 +4,7 @@ import { silentLogger } from '../logging.js';
 import type { Clock } from './core/clock.js';
 import type { Database } from './core/database.js';
 import { MetadataStore } from './core/store.js';
-import { PostgresDatabase } from './postgres/database.js';
 import type { MigrationProgress } from './postgres/migrations.js';
-import { SqliteDatabase } from './sqlite/database.js';
 
 export interface OpenStoreOptions {
   /**
@@ -26,7 +24,13 @@ export interface OpenStoreOptions {
 export async function openDatabase(config: AppConfig, options: OpenStoreOptions = {}): Promise<Database> {
   const role = options.role ?? 'serve';
   const logger = options.logger ?? silentLogger;
-  if (config.database.driver === 'sqlite') return SqliteDatabase.open(config.database, { role });
+  // Each engine is loaded only when it is the one in use: the PostgreSQL side (pg, pgtyped's
+  // runtime, node-pg-migrate) costs every SQLite command a large share of its start-up otherwise.
+  if (config.database.driver === 'sqlite') {
+    const { SqliteDatabase } = await import('./sqlite/database.js');
+    return SqliteDatabase.open(config.database, { role });
+  }
+  const { PostgresDatabase } = await import('./postgres/database.js');
   return PostgresDatabase.open(config.database, {
     schema: role === 'serve' ? 'apply' : 'inspect',
     logger,
