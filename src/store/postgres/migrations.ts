@@ -53,6 +53,9 @@ export async function readMigrationPlan(client: pg.ClientBase, dir = MIGRATIONS_
   };
 }
 
+/** SQLSTATE undefined_table. */
+const UNDEFINED_TABLE = '42P01';
+
 async function tableExists(client: pg.ClientBase, name: string): Promise<boolean> {
   const found = await client.query<{ found: string | null }>('SELECT to_regclass($1) AS found', [name]);
   return Boolean(found.rows[0]?.found);
@@ -69,7 +72,14 @@ async function appliedNames(client: pg.ClientBase, table: string): Promise<strin
  * the database look "written by a newer version".
  */
 async function findHistory(client: pg.ClientBase, local: readonly string[]): Promise<{ applied: string[]; table: string | undefined; foreignTable: string | undefined }> {
-  const legacy = (await tableExists(client, LEGACY_MIGRATIONS_TABLE)) ? await appliedNames(client, LEGACY_MIGRATIONS_TABLE) : undefined;
+  // Another instance may rename the old table between the check and the read (instances starting
+  // together, before any holds the migration lock): then it is gone, and our own table holds it.
+  const legacy = (await tableExists(client, LEGACY_MIGRATIONS_TABLE))
+    ? await appliedNames(client, LEGACY_MIGRATIONS_TABLE).catch((err: unknown) => {
+        if ((err as { code?: string }).code === UNDEFINED_TABLE) return undefined;
+        throw err;
+      })
+    : undefined;
   const legacyIsOurs = legacy !== undefined && isOurHistory(legacy, local);
   const foreignTable = legacy !== undefined && !legacyIsOurs ? LEGACY_MIGRATIONS_TABLE : undefined;
   if (await tableExists(client, MIGRATIONS_TABLE)) return { applied: await appliedNames(client, MIGRATIONS_TABLE), table: MIGRATIONS_TABLE, foreignTable };
