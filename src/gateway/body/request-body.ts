@@ -67,16 +67,22 @@ export function openRequestBody(source: Readable, options: RequestBodyOptions): 
   const transform = new VerifyingTransform(plan);
   const done = new Promise<BodyDigest>((resolve, reject) => {
     let digest: BodyDigest | undefined;
+    let settled = false;
     transform.on('digest', (value: BodyDigest) => {
       digest = value;
     });
     transform.once('end', () => {
+      settled = true;
       if (digest !== undefined) resolve(digest);
       else reject(new S3Error('InternalError', 'The request body ended without being verified.'));
     });
-    transform.once('error', reject);
+    transform.once('error', (err) => {
+      settled = true;
+      reject(err);
+    });
+    // Every body closes; only an unsettled one needs the error (building it costs a stack capture).
     transform.once('close', () => {
-      reject(new S3Error('IncompleteBody', 'The request body was not read to its end.'));
+      if (!settled) reject(new S3Error('IncompleteBody', 'The request body was not read to its end.'));
     });
   });
   // Callers that only use `stream` must not see an unhandled rejection.

@@ -1,0 +1,73 @@
+/**
+ * Profiles the gateway's thread during 4 KiB PUTs or GETs (the small-object figures of
+ * docs/performance.md §5): the same rig and load generator as the bench, the inspector's CPU
+ * profiler on the gateway's thread only (the load generator is a worker thread of its own), and a
+ * table of the functions with the most self time.
+ *
+ *   npm run bench:profile -- [--engine sqlite|postgres] [--backend memory|directory] [--method GET|PUT] [--clients n] [--seconds s] [--out file.cpuprofile]
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startPostgresServer, type PostgresServer } from '../scripts/lib/postgres-server.js';
+import { BUCKET, LoadClient, startGatewayRig } from './lib/gateway-rig.js';
+
+const { values } = parseArgs({
+  options: {
+    engine: { type: 'string', default: 'sqlite' },
+    backend: { type: 'string', default: 'memory' },
+    method: { type: 'string', default: 'GET' },
+    clients: { type: 'string', default: '16' },
+    seconds: { type: 'string', default: '5' },
+    out: { type: 'string' },
+  },
+});
+const engine = values.engine as 'sqlite' | 'postgres';
+const method = values.method as 'GET' | 'PUT';
+const KEYS = 1000;
+const SMALL = 4096;
+
+const server: PostgresServer | undefined = engine === 'postgres' ? await startPostgresServer() : undefined;
+const dir = mkdtempSync(join(tmpdir(), 's3o-profile-'));
+const rig = await startGatewayRig(engine, server, values.backend === 'directory' ? { kind: 'directory', root: dir } : { kind: 'memory' });
+const client = new LoadClient();
+const job = { endpoint: rig.endpoint, prefix: `/${BUCKET}/small/`, keyCount: KEYS, concurrency: Number(values.clients), bodyBytes: SMALL };
+await client.small({ ...job, method: 'PUT', run: 'seed', durationMs: 0, seed: KEYS });
+await client.small({ ...job, method, run: 'warm', durationMs: 1000 });
+
+const session = new Session();
+session.connect();
+await session.post('Profiler.enable');
+await session.post('Profiler.setSamplingInterval', { interval: 100 });
+await session.post('Profiler.start');
+const result = await client.small({ ...job, method, run: 'profile', durationMs: Number(values.seconds) * 1000 });
+const { profile } = await session.post('Profiler.stop');
+session.disconnect();
+await client.close();
+await rig.close();
+await server?.stop();
+rmSync(dir, { recursive: true, force: true });
+
+if (values.out) writeFileSync(values.out, JSON.stringify(profile));
+console.log(`${engine} ${values.backend} ${method} × ${values.clients} clients: ${Math.round(result.opsPerSecond)} ops/s, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms, errors ${result.errors}`);
+
+// Self time per function (sample counts × interval), then the top 30.
+const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+const self = new Map<string, number>();
+const counts = new Map<number, number>();
+for (const id of profile.samples ?? []) counts.set(id, (counts.get(id) ?? 0) + 1);
+let total = 0;
+for (const [id, n] of counts) {
+  const f = nodes.get(id)!.callFrame;
+  const name = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(node_modules|src|work)\//, '$1/')}:${f.lineNumber + 1}`;
+  self.set(name, (self.get(name) ?? 0) + n);
+  total += n;
+}
+const per = total / Math.max(1, result.ops);
+console.log(`samples ${total}; ${(((profile.endTime - profile.startTime) / Math.max(1, result.ops))).toFixed(1)} µs of the thread per request`);
+for (const [name, n] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 30)) {
+  console.log(`${((100 * n) / total).toFixed(1).padStart(5)}%  ${(((profile.endTime - profile.startTime) * n) / total / Math.max(1, result.ops)).toFixed(1).padStart(6)} µs  ${name}`);
+}
+void per;
