@@ -38,6 +38,9 @@ CREATE TABLE IF NOT EXISTS object_locations (
     user_metadata TEXT    NOT NULL,
     content_hash  TEXT,
     created_at    INTEGER NOT NULL,
+    -- A multipart object's part sizes, run-length encoded JSON [[size, count], ...] in part order
+    -- (migrations/0006_object_part_sizes.sql); NULL for other objects.
+    part_sizes    TEXT,
     PRIMARY KEY (object_key, backend_name),
     UNIQUE (backend_name, storage_key)
 ) STRICT, WITHOUT ROWID;
@@ -156,4 +159,4 @@ CREATE TABLE IF NOT EXISTS buckets (
 ) STRICT;
 
 -- The version stamp the program compares with the file's: bump it with every change to this file.
-PRAGMA user_version = 4;
+PRAGMA user_version = 5;

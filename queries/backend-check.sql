@@ -25,7 +25,7 @@ WHERE backend_name = :backendName! AND storage_key = ANY (:storageKeys!::text[])
 /* @name ListCopiesOfBackend */
 -- One page of a backend's copies in storage-key order, after :afterKey ('' for the first page),
 -- through the (backend_name, storage_key) index: the backend check HEADs each to find bytes gone.
-SELECT object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at
+SELECT object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at, part_sizes
 FROM object_locations
 WHERE backend_name = :backendName! AND storage_key > :afterKey!
 ORDER BY storage_key

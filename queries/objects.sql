@@ -10,11 +10,11 @@ FROM unnest(:objectKeys!::text[]) WITH ORDINALITY AS t (k, n);
 
 /* @name InsertCopy */
 INSERT INTO object_locations
-    (object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at)
-VALUES (:objectKey!, :backendName!, :storageKey!, :sizeBytes!, :etag!, :contentType!, :userMetadata!, :contentHash, :createdAt!);
+    (object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at, part_sizes)
+VALUES (:objectKey!, :backendName!, :storageKey!, :sizeBytes!, :etag!, :contentType!, :userMetadata!, :contentHash, :createdAt!, :partSizes);
 
 /* @name LookupCopies */
-SELECT object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at
+SELECT object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at, part_sizes
 FROM object_locations
 WHERE object_key = :objectKey!
 ORDER BY backend_name;
@@ -29,7 +29,7 @@ WITH superseded AS (
 )
 DELETE FROM object_locations
 WHERE object_key = :objectKey!
-RETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at;
+RETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at, part_sizes;
 
 /* @name ReplaceVersion */
 -- EndVersion and the insert of the new version's copy, in one statement (commit write, promote,
@@ -40,12 +40,12 @@ WITH superseded AS (
     WHERE object_key = :objectKey! AND kind = 'write' AND superseded_at IS NULL
 ), inserted AS (
     INSERT INTO object_locations
-        (object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at)
-    VALUES (:objectKey!, :backendName!, :storageKey!, :sizeBytes!, :etag!, :contentType!, :userMetadata!, :contentHash, :now!)
+        (object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at, part_sizes)
+    VALUES (:objectKey!, :backendName!, :storageKey!, :sizeBytes!, :etag!, :contentType!, :userMetadata!, :contentHash, :now!, :partSizes)
 )
 DELETE FROM object_locations
 WHERE object_key = :objectKey!
-RETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at;
+RETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at, part_sizes;
 
 /* @name EndVersions */
 -- EndVersion for many keys (a multi-object delete): only keys that have a version are affected.
@@ -56,12 +56,12 @@ WITH superseded AS (
 )
 DELETE FROM object_locations
 WHERE object_key = ANY (:objectKeys!::text[])
-RETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at;
+RETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at, part_sizes;
 
 /* @name DeleteCopy */
 DELETE FROM object_locations
 WHERE object_key = :objectKey! AND backend_name = :backendName!
-RETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at;
+RETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at, part_sizes;
 
 /* @name ListObjectsFrom */
 -- One row per key (a key with several copies appears once), keys >= :fromKey in byte order.

@@ -38,6 +38,8 @@ const UPGRADES: Record<number, readonly UpgradeStep[]> = {
   3: [],
   // migrations/0005_multipart_backend_upload_id.sql
   4: [addColumn('multipart_uploads', 'backend_upload_id', 'TEXT')],
+  // migrations/0006_object_part_sizes.sql
+  5: [addColumn('object_locations', 'part_sizes', 'TEXT')],
 };
 
 /**

@@ -35,6 +35,7 @@ export interface IListCopiesOfBackendResult {
   created_at: Date;
   etag: string;
   object_key: string;
+  part_sizes: string | null;
   size_bytes: number;
   storage_key: string;
   user_metadata: string;
@@ -592,6 +593,7 @@ export interface IInsertCopyParams {
   createdAt: Date;
   etag: string;
   objectKey: string;
+  partSizes?: string | null | void;
   sizeBytes: number;
   storageKey: string;
   userMetadata: string;
@@ -613,6 +615,7 @@ export interface ILookupCopiesResult {
   created_at: Date;
   etag: string;
   object_key: string;
+  part_sizes: string | null;
   size_bytes: number;
   storage_key: string;
   user_metadata: string;
@@ -632,6 +635,7 @@ export interface IEndVersionResult {
   created_at: Date;
   etag: string;
   object_key: string;
+  part_sizes: string | null;
   size_bytes: number;
   storage_key: string;
   user_metadata: string;
@@ -645,6 +649,7 @@ export interface IReplaceVersionParams {
   etag: string;
   now: Date;
   objectKey: string;
+  partSizes?: string | null | void;
   sizeBytes: number;
   storageKey: string;
   userMetadata: string;
@@ -658,6 +663,7 @@ export interface IReplaceVersionResult {
   created_at: Date;
   etag: string;
   object_key: string;
+  part_sizes: string | null;
   size_bytes: number;
   storage_key: string;
   user_metadata: string;
@@ -677,6 +683,7 @@ export interface IEndVersionsResult {
   created_at: Date;
   etag: string;
   object_key: string;
+  part_sizes: string | null;
   size_bytes: number;
   storage_key: string;
   user_metadata: string;
@@ -696,6 +703,7 @@ export interface IDeleteCopyResult {
   created_at: Date;
   etag: string;
   object_key: string;
+  part_sizes: string | null;
   size_bytes: number;
   storage_key: string;
   user_metadata: string;

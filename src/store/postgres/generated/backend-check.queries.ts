@@ -69,6 +69,7 @@ export interface IListCopiesOfBackendResult {
   created_at: Date;
   etag: string;
   object_key: string;
+  part_sizes: string | null;
   size_bytes: number;
   storage_key: string;
   user_metadata: string;
@@ -80,14 +81,14 @@ export interface IListCopiesOfBackendQuery {
   result: IListCopiesOfBackendResult;
 }
 
-const listCopiesOfBackendIR: any = {"usedParamSet":{"backendName":true,"afterKey":true,"limit":true},"params":[{"name":"backendName","required":true,"transform":{"type":"scalar"},"locs":[{"a":357,"b":369}]},{"name":"afterKey","required":true,"transform":{"type":"scalar"},"locs":[{"a":389,"b":398}]},{"name":"limit","required":true,"transform":{"type":"scalar"},"locs":[{"a":427,"b":433}]}],"statement":"-- One page of a backend's copies in storage-key order, after :afterKey ('' for the first page),\n-- through the (backend_name, storage_key) index: the backend check HEADs each to find bytes gone.\nSELECT object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at\nFROM object_locations\nWHERE backend_name = :backendName! AND storage_key > :afterKey!\nORDER BY storage_key\nLIMIT :limit!"};
+const listCopiesOfBackendIR: any = {"usedParamSet":{"backendName":true,"afterKey":true,"limit":true},"params":[{"name":"backendName","required":true,"transform":{"type":"scalar"},"locs":[{"a":369,"b":381}]},{"name":"afterKey","required":true,"transform":{"type":"scalar"},"locs":[{"a":401,"b":410}]},{"name":"limit","required":true,"transform":{"type":"scalar"},"locs":[{"a":439,"b":445}]}],"statement":"-- One page of a backend's copies in storage-key order, after :afterKey ('' for the first page),\n-- through the (backend_name, storage_key) index: the backend check HEADs each to find bytes gone.\nSELECT object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at, part_sizes\nFROM object_locations\nWHERE backend_name = :backendName! AND storage_key > :afterKey!\nORDER BY storage_key\nLIMIT :limit!"};
 
 /**
  * Query generated from SQL:
  * ```
  * -- One page of a backend's copies in storage-key order, after :afterKey ('' for the first page),
  * -- through the (backend_name, storage_key) index: the backend check HEADs each to find bytes gone.
- * SELECT object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at
+ * SELECT object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at, part_sizes
  * FROM object_locations
  * WHERE backend_name = :backendName! AND storage_key > :afterKey!
  * ORDER BY storage_key

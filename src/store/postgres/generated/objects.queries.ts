@@ -71,6 +71,7 @@ export interface IInsertCopyParams {
   createdAt: Date;
   etag: string;
   objectKey: string;
+  partSizes?: string | null | void;
   sizeBytes: number;
   storageKey: string;
   userMetadata: string;
@@ -85,14 +86,14 @@ export interface IInsertCopyQuery {
   result: IInsertCopyResult;
 }
 
-const insertCopyIR: any = {"usedParamSet":{"objectKey":true,"backendName":true,"storageKey":true,"sizeBytes":true,"etag":true,"contentType":true,"userMetadata":true,"contentHash":true,"createdAt":true},"params":[{"name":"objectKey","required":true,"transform":{"type":"scalar"},"locs":[{"a":154,"b":164}]},{"name":"backendName","required":true,"transform":{"type":"scalar"},"locs":[{"a":167,"b":179}]},{"name":"storageKey","required":true,"transform":{"type":"scalar"},"locs":[{"a":182,"b":193}]},{"name":"sizeBytes","required":true,"transform":{"type":"scalar"},"locs":[{"a":196,"b":206}]},{"name":"etag","required":true,"transform":{"type":"scalar"},"locs":[{"a":209,"b":214}]},{"name":"contentType","required":true,"transform":{"type":"scalar"},"locs":[{"a":217,"b":229}]},{"name":"userMetadata","required":true,"transform":{"type":"scalar"},"locs":[{"a":232,"b":245}]},{"name":"contentHash","required":false,"transform":{"type":"scalar"},"locs":[{"a":248,"b":259}]},{"name":"createdAt","required":true,"transform":{"type":"scalar"},"locs":[{"a":262,"b":272}]}],"statement":"INSERT INTO object_locations\n    (object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at)\nVALUES (:objectKey!, :backendName!, :storageKey!, :sizeBytes!, :etag!, :contentType!, :userMetadata!, :contentHash, :createdAt!)"};
+const insertCopyIR: any = {"usedParamSet":{"objectKey":true,"backendName":true,"storageKey":true,"sizeBytes":true,"etag":true,"contentType":true,"userMetadata":true,"contentHash":true,"createdAt":true,"partSizes":true},"params":[{"name":"objectKey","required":true,"transform":{"type":"scalar"},"locs":[{"a":166,"b":176}]},{"name":"backendName","required":true,"transform":{"type":"scalar"},"locs":[{"a":179,"b":191}]},{"name":"storageKey","required":true,"transform":{"type":"scalar"},"locs":[{"a":194,"b":205}]},{"name":"sizeBytes","required":true,"transform":{"type":"scalar"},"locs":[{"a":208,"b":218}]},{"name":"etag","required":true,"transform":{"type":"scalar"},"locs":[{"a":221,"b":226}]},{"name":"contentType","required":true,"transform":{"type":"scalar"},"locs":[{"a":229,"b":241}]},{"name":"userMetadata","required":true,"transform":{"type":"scalar"},"locs":[{"a":244,"b":257}]},{"name":"contentHash","required":false,"transform":{"type":"scalar"},"locs":[{"a":260,"b":271}]},{"name":"createdAt","required":true,"transform":{"type":"scalar"},"locs":[{"a":274,"b":284}]},{"name":"partSizes","required":false,"transform":{"type":"scalar"},"locs":[{"a":287,"b":296}]}],"statement":"INSERT INTO object_locations\n    (object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at, part_sizes)\nVALUES (:objectKey!, :backendName!, :storageKey!, :sizeBytes!, :etag!, :contentType!, :userMetadata!, :contentHash, :createdAt!, :partSizes)"};
 
 /**
  * Query generated from SQL:
  * ```
  * INSERT INTO object_locations
- *     (object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at)
- * VALUES (:objectKey!, :backendName!, :storageKey!, :sizeBytes!, :etag!, :contentType!, :userMetadata!, :contentHash, :createdAt!)
+ *     (object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at, part_sizes)
+ * VALUES (:objectKey!, :backendName!, :storageKey!, :sizeBytes!, :etag!, :contentType!, :userMetadata!, :contentHash, :createdAt!, :partSizes)
  * ```
  */
 export const insertCopy = new PreparedQuery<IInsertCopyParams,IInsertCopyResult>(insertCopyIR);
@@ -111,6 +112,7 @@ export interface ILookupCopiesResult {
   created_at: Date;
   etag: string;
   object_key: string;
+  part_sizes: string | null;
   size_bytes: number;
   storage_key: string;
   user_metadata: string;
@@ -122,12 +124,12 @@ export interface ILookupCopiesQuery {
   result: ILookupCopiesResult;
 }
 
-const lookupCopiesIR: any = {"usedParamSet":{"objectKey":true},"params":[{"name":"objectKey","required":true,"transform":{"type":"scalar"},"locs":[{"a":159,"b":169}]}],"statement":"SELECT object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at\nFROM object_locations\nWHERE object_key = :objectKey!\nORDER BY backend_name"};
+const lookupCopiesIR: any = {"usedParamSet":{"objectKey":true},"params":[{"name":"objectKey","required":true,"transform":{"type":"scalar"},"locs":[{"a":171,"b":181}]}],"statement":"SELECT object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at, part_sizes\nFROM object_locations\nWHERE object_key = :objectKey!\nORDER BY backend_name"};
 
 /**
  * Query generated from SQL:
  * ```
- * SELECT object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at
+ * SELECT object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at, part_sizes
  * FROM object_locations
  * WHERE object_key = :objectKey!
  * ORDER BY backend_name
@@ -150,6 +152,7 @@ export interface IEndVersionResult {
   created_at: Date;
   etag: string;
   object_key: string;
+  part_sizes: string | null;
   size_bytes: number;
   storage_key: string;
   user_metadata: string;
@@ -161,7 +164,7 @@ export interface IEndVersionQuery {
   result: IEndVersionResult;
 }
 
-const endVersionIR: any = {"usedParamSet":{"now":true,"objectKey":true},"params":[{"name":"now","required":true,"transform":{"type":"scalar"},"locs":[{"a":355,"b":359}]},{"name":"objectKey","required":true,"transform":{"type":"scalar"},"locs":[{"a":384,"b":394},{"a":491,"b":501}]}],"statement":"-- The key's current version ends (a new one replaces it, or it is deleted): every copy goes and is\n-- returned (the caller credits quota and queues the bytes), and the key's pending write intents,\n-- all older than this moment, are stamped superseded so the reaper never promotes them.\nWITH superseded AS (\n    UPDATE pending_objects SET superseded_at = :now!\n    WHERE object_key = :objectKey! AND kind = 'write' AND superseded_at IS NULL\n)\nDELETE FROM object_locations\nWHERE object_key = :objectKey!\nRETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at"};
+const endVersionIR: any = {"usedParamSet":{"now":true,"objectKey":true},"params":[{"name":"now","required":true,"transform":{"type":"scalar"},"locs":[{"a":355,"b":359}]},{"name":"objectKey","required":true,"transform":{"type":"scalar"},"locs":[{"a":384,"b":394},{"a":491,"b":501}]}],"statement":"-- The key's current version ends (a new one replaces it, or it is deleted): every copy goes and is\n-- returned (the caller credits quota and queues the bytes), and the key's pending write intents,\n-- all older than this moment, are stamped superseded so the reaper never promotes them.\nWITH superseded AS (\n    UPDATE pending_objects SET superseded_at = :now!\n    WHERE object_key = :objectKey! AND kind = 'write' AND superseded_at IS NULL\n)\nDELETE FROM object_locations\nWHERE object_key = :objectKey!\nRETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at, part_sizes"};
 
 /**
  * Query generated from SQL:
@@ -175,7 +178,7 @@ const endVersionIR: any = {"usedParamSet":{"now":true,"objectKey":true},"params"
  * )
  * DELETE FROM object_locations
  * WHERE object_key = :objectKey!
- * RETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at
+ * RETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at, part_sizes
  * ```
  */
 export const endVersion = new PreparedQuery<IEndVersionParams,IEndVersionResult>(endVersionIR);
@@ -189,6 +192,7 @@ export interface IReplaceVersionParams {
   etag: string;
   now: Date;
   objectKey: string;
+  partSizes?: string | null | void;
   sizeBytes: number;
   storageKey: string;
   userMetadata: string;
@@ -202,6 +206,7 @@ export interface IReplaceVersionResult {
   created_at: Date;
   etag: string;
   object_key: string;
+  part_sizes: string | null;
   size_bytes: number;
   storage_key: string;
   user_metadata: string;
@@ -213,7 +218,7 @@ export interface IReplaceVersionQuery {
   result: IReplaceVersionResult;
 }
 
-const replaceVersionIR: any = {"usedParamSet":{"now":true,"objectKey":true,"backendName":true,"storageKey":true,"sizeBytes":true,"etag":true,"contentType":true,"userMetadata":true,"contentHash":true},"params":[{"name":"now","required":true,"transform":{"type":"scalar"},"locs":[{"a":342,"b":346},{"a":719,"b":723}]},{"name":"objectKey","required":true,"transform":{"type":"scalar"},"locs":[{"a":371,"b":381},{"a":611,"b":621},{"a":776,"b":786}]},{"name":"backendName","required":true,"transform":{"type":"scalar"},"locs":[{"a":624,"b":636}]},{"name":"storageKey","required":true,"transform":{"type":"scalar"},"locs":[{"a":639,"b":650}]},{"name":"sizeBytes","required":true,"transform":{"type":"scalar"},"locs":[{"a":653,"b":663}]},{"name":"etag","required":true,"transform":{"type":"scalar"},"locs":[{"a":666,"b":671}]},{"name":"contentType","required":true,"transform":{"type":"scalar"},"locs":[{"a":674,"b":686}]},{"name":"userMetadata","required":true,"transform":{"type":"scalar"},"locs":[{"a":689,"b":702}]},{"name":"contentHash","required":false,"transform":{"type":"scalar"},"locs":[{"a":705,"b":716}]}],"statement":"-- EndVersion and the insert of the new version's copy, in one statement (commit write, promote,\n-- multipart completion). All parts see the same snapshot: the delete returns the old copies only,\n-- and a new copy may take the primary key of an old one on the same backend.\nWITH superseded AS (\n    UPDATE pending_objects SET superseded_at = :now!\n    WHERE object_key = :objectKey! AND kind = 'write' AND superseded_at IS NULL\n), inserted AS (\n    INSERT INTO object_locations\n        (object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at)\n    VALUES (:objectKey!, :backendName!, :storageKey!, :sizeBytes!, :etag!, :contentType!, :userMetadata!, :contentHash, :now!)\n)\nDELETE FROM object_locations\nWHERE object_key = :objectKey!\nRETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at"};
+const replaceVersionIR: any = {"usedParamSet":{"now":true,"objectKey":true,"backendName":true,"storageKey":true,"sizeBytes":true,"etag":true,"contentType":true,"userMetadata":true,"contentHash":true,"partSizes":true},"params":[{"name":"now","required":true,"transform":{"type":"scalar"},"locs":[{"a":342,"b":346},{"a":731,"b":735}]},{"name":"objectKey","required":true,"transform":{"type":"scalar"},"locs":[{"a":371,"b":381},{"a":623,"b":633},{"a":800,"b":810}]},{"name":"backendName","required":true,"transform":{"type":"scalar"},"locs":[{"a":636,"b":648}]},{"name":"storageKey","required":true,"transform":{"type":"scalar"},"locs":[{"a":651,"b":662}]},{"name":"sizeBytes","required":true,"transform":{"type":"scalar"},"locs":[{"a":665,"b":675}]},{"name":"etag","required":true,"transform":{"type":"scalar"},"locs":[{"a":678,"b":683}]},{"name":"contentType","required":true,"transform":{"type":"scalar"},"locs":[{"a":686,"b":698}]},{"name":"userMetadata","required":true,"transform":{"type":"scalar"},"locs":[{"a":701,"b":714}]},{"name":"contentHash","required":false,"transform":{"type":"scalar"},"locs":[{"a":717,"b":728}]},{"name":"partSizes","required":false,"transform":{"type":"scalar"},"locs":[{"a":738,"b":747}]}],"statement":"-- EndVersion and the insert of the new version's copy, in one statement (commit write, promote,\n-- multipart completion). All parts see the same snapshot: the delete returns the old copies only,\n-- and a new copy may take the primary key of an old one on the same backend.\nWITH superseded AS (\n    UPDATE pending_objects SET superseded_at = :now!\n    WHERE object_key = :objectKey! AND kind = 'write' AND superseded_at IS NULL\n), inserted AS (\n    INSERT INTO object_locations\n        (object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at, part_sizes)\n    VALUES (:objectKey!, :backendName!, :storageKey!, :sizeBytes!, :etag!, :contentType!, :userMetadata!, :contentHash, :now!, :partSizes)\n)\nDELETE FROM object_locations\nWHERE object_key = :objectKey!\nRETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at, part_sizes"};
 
 /**
  * Query generated from SQL:
@@ -226,12 +231,12 @@ const replaceVersionIR: any = {"usedParamSet":{"now":true,"objectKey":true,"back
  *     WHERE object_key = :objectKey! AND kind = 'write' AND superseded_at IS NULL
  * ), inserted AS (
  *     INSERT INTO object_locations
- *         (object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at)
- *     VALUES (:objectKey!, :backendName!, :storageKey!, :sizeBytes!, :etag!, :contentType!, :userMetadata!, :contentHash, :now!)
+ *         (object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at, part_sizes)
+ *     VALUES (:objectKey!, :backendName!, :storageKey!, :sizeBytes!, :etag!, :contentType!, :userMetadata!, :contentHash, :now!, :partSizes)
  * )
  * DELETE FROM object_locations
  * WHERE object_key = :objectKey!
- * RETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at
+ * RETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at, part_sizes
  * ```
  */
 export const replaceVersion = new PreparedQuery<IReplaceVersionParams,IReplaceVersionResult>(replaceVersionIR);
@@ -251,6 +256,7 @@ export interface IEndVersionsResult {
   created_at: Date;
   etag: string;
   object_key: string;
+  part_sizes: string | null;
   size_bytes: number;
   storage_key: string;
   user_metadata: string;
@@ -262,7 +268,7 @@ export interface IEndVersionsQuery {
   result: IEndVersionsResult;
 }
 
-const endVersionsIR: any = {"usedParamSet":{"now":true,"objectKeys":true},"params":[{"name":"now","required":true,"transform":{"type":"scalar"},"locs":[{"a":165,"b":169}]},{"name":"objectKeys","required":true,"transform":{"type":"scalar"},"locs":[{"a":260,"b":271},{"a":389,"b":400}]}],"statement":"-- EndVersion for many keys (a multi-object delete): only keys that have a version are affected.\nWITH superseded AS (\n    UPDATE pending_objects SET superseded_at = :now!\n    WHERE object_key IN (SELECT object_key FROM object_locations WHERE object_key = ANY (:objectKeys!::text[]))\n      AND kind = 'write' AND superseded_at IS NULL\n)\nDELETE FROM object_locations\nWHERE object_key = ANY (:objectKeys!::text[])\nRETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at"};
+const endVersionsIR: any = {"usedParamSet":{"now":true,"objectKeys":true},"params":[{"name":"now","required":true,"transform":{"type":"scalar"},"locs":[{"a":165,"b":169}]},{"name":"objectKeys","required":true,"transform":{"type":"scalar"},"locs":[{"a":260,"b":271},{"a":389,"b":400}]}],"statement":"-- EndVersion for many keys (a multi-object delete): only keys that have a version are affected.\nWITH superseded AS (\n    UPDATE pending_objects SET superseded_at = :now!\n    WHERE object_key IN (SELECT object_key FROM object_locations WHERE object_key = ANY (:objectKeys!::text[]))\n      AND kind = 'write' AND superseded_at IS NULL\n)\nDELETE FROM object_locations\nWHERE object_key = ANY (:objectKeys!::text[])\nRETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at, part_sizes"};
 
 /**
  * Query generated from SQL:
@@ -275,7 +281,7 @@ const endVersionsIR: any = {"usedParamSet":{"now":true,"objectKeys":true},"param
  * )
  * DELETE FROM object_locations
  * WHERE object_key = ANY (:objectKeys!::text[])
- * RETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at
+ * RETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at, part_sizes
  * ```
  */
 export const endVersions = new PreparedQuery<IEndVersionsParams,IEndVersionsResult>(endVersionsIR);
@@ -295,6 +301,7 @@ export interface IDeleteCopyResult {
   created_at: Date;
   etag: string;
   object_key: string;
+  part_sizes: string | null;
   size_bytes: number;
   storage_key: string;
   user_metadata: string;
@@ -306,14 +313,14 @@ export interface IDeleteCopyQuery {
   result: IDeleteCopyResult;
 }
 
-const deleteCopyIR: any = {"usedParamSet":{"objectKey":true,"backendName":true},"params":[{"name":"objectKey","required":true,"transform":{"type":"scalar"},"locs":[{"a":48,"b":58}]},{"name":"backendName","required":true,"transform":{"type":"scalar"},"locs":[{"a":79,"b":91}]}],"statement":"DELETE FROM object_locations\nWHERE object_key = :objectKey! AND backend_name = :backendName!\nRETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at"};
+const deleteCopyIR: any = {"usedParamSet":{"objectKey":true,"backendName":true},"params":[{"name":"objectKey","required":true,"transform":{"type":"scalar"},"locs":[{"a":48,"b":58}]},{"name":"backendName","required":true,"transform":{"type":"scalar"},"locs":[{"a":79,"b":91}]}],"statement":"DELETE FROM object_locations\nWHERE object_key = :objectKey! AND backend_name = :backendName!\nRETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at, part_sizes"};
 
 /**
  * Query generated from SQL:
  * ```
  * DELETE FROM object_locations
  * WHERE object_key = :objectKey! AND backend_name = :backendName!
- * RETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at
+ * RETURNING object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at, part_sizes
  * ```
  */
 export const deleteCopy = new PreparedQuery<IDeleteCopyParams,IDeleteCopyResult>(deleteCopyIR);

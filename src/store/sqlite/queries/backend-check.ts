@@ -17,7 +17,7 @@ export const SQL = {
     SELECT storage_key FROM cleanup_queue WHERE backend_name = @backendName AND storage_key IN (${KEYS})
     UNION
     SELECT storage_key FROM cleanup_dlq WHERE backend_name = @backendName AND storage_key IN (${KEYS})`,
-  listCopiesOfBackend: `SELECT object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at
+  listCopiesOfBackend: `SELECT object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at, part_sizes
     FROM object_locations WHERE backend_name = @backendName AND storage_key > @afterKey
     ORDER BY storage_key LIMIT @limit`,
 } as const;

@@ -1,11 +1,11 @@
 import type * as Q from '../../core/generated/queries.js';
 import { ms, SqliteQueryContext, withDates, withExact } from './context.js';
 
-const COPY_COLUMNS = 'object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at';
+const COPY_COLUMNS = 'object_key, backend_name, storage_key, size_bytes, etag, content_type, user_metadata, content_hash, created_at, part_sizes';
 
 /** The statements of this mirror, by query name (the benchmark runs the same text through the raw driver). */
 export const SQL = {
-  insertCopy: `INSERT INTO object_locations (${COPY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  insertCopy: `INSERT INTO object_locations (${COPY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   lookupCopies: `SELECT ${COPY_COLUMNS} FROM object_locations WHERE object_key = ? ORDER BY backend_name`,
   endVersionSupersede: `UPDATE pending_objects SET superseded_at = ? WHERE object_key = ? AND kind = 'write' AND superseded_at IS NULL`,
   endVersion: `DELETE FROM object_locations WHERE object_key = ? RETURNING ${COPY_COLUMNS}`,
@@ -44,6 +44,7 @@ export class ObjectQueries extends SqliteQueryContext {
       p.userMetadata,
       p.contentHash ?? null,
       ms(p.createdAt),
+      p.partSizes ?? null,
     ).changes;
   }
 
@@ -73,6 +74,7 @@ export class ObjectQueries extends SqliteQueryContext {
       p.userMetadata,
       p.contentHash ?? null,
       ms(p.now),
+      p.partSizes ?? null,
     );
     return displaced;
   }
