@@ -19,6 +19,18 @@ async function quotaOf(store: MetadataStore, backend: string) {
 }
 
 describeEngines('objects and quota', (engine) => {
+  it('storage keys: readable `{key}!{id}` when every segment before the last is a plain name; the key\'s hash otherwise', async () => {
+    const { store } = await openTestStore(engine);
+    const keyOf = async (objectKey: string) => (await store.objects.beginWrite({ objectKey, sizeBytes: 1 })).storageKey;
+    expect(await keyOf('b/dir/file.txt')).toMatch(/^b\/dir\/file\.txt![0-9a-f-]{36}$/);
+    expect(await keyOf('b/trailing/')).toMatch(/^b\/trailing\/![0-9a-f-]{36}$/);
+    expect(await keyOf('b/dir/..')).toMatch(/^b\/dir\/\.\.![0-9a-f-]{36}$/); // the last segment gets the id
+    // S3 services that map keys onto paths fold these (s3rver answers `a//b` with an error).
+    for (const folded of ['b//double', 'b/./here', 'b/../up', 'b/x//y/z']) {
+      expect(await keyOf(folded), folded).toMatch(/^~long\/[0-9a-f]{64}![0-9a-f-]{36}$/);
+    }
+  });
+
   it('begin write admits the bytes as in-flight; commit makes them used and the object readable', async () => {
     const { store } = await openTestStore(engine, { endpoints: ['hook'] });
     const intent = await store.objects.beginWrite({ objectKey: 'b/k', sizeBytes: 100, contentType: 'text/plain', userMetadata: { owner: 'ann' } });
@@ -99,6 +111,13 @@ describeEngines('objects and quota', (engine) => {
     expect((await spread.store.objects.beginWrite({ objectKey: 'b/u', sizeBytes: 50 })).backendName).toBe('unlimited'); // unlimited counts as empty
     await expect(spread.store.objects.beginWrite({ objectKey: 'b/x', sizeBytes: 2000, candidates: ['small', 'large'] })).rejects.toBeInstanceOf(NoSpaceError);
     await expectLedgerConsistent(spread.store);
+
+    // Equally full (all unlimited): the one holding the fewest bytes, so unlimited backends take turns.
+    const open = await openTestStore(engine, { backends: [{ name: 'u1', bytesLimit: 0 }, { name: 'u2', bytesLimit: 0 }, { name: 'u3', bytesLimit: 0 }], placement: 'spread' });
+    const turns = [];
+    for (const size of [100, 100, 100, 10, 500]) turns.push((await open.store.objects.beginWrite({ objectKey: `b/t${turns.length}`, sizeBytes: size })).backendName);
+    expect(turns).toEqual(['u1', 'u2', 'u3', 'u1', 'u2']); // a tie at 100 each goes to u1 (110), then u2 holds the fewest
+    await expectLedgerConsistent(open.store);
   });
 
   it('abort write queues the storage key for deletion and keeps the bytes counted until then', async () => {

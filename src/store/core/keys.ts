@@ -38,13 +38,25 @@ export function newId(): string {
 
 /**
  * Each write gets its own storage key, so a new write never overwrites the bytes of the copy that is
- * current until its metadata commits (lessons.md #6). Readable when it fits: `{key}!{id}`; otherwise
- * the key's hash stands in for it.
+ * current until its metadata commits (lessons.md #6). Readable when it fits and every backend can
+ * store it: `{key}!{id}`; otherwise the key's hash stands in for it.
  */
 export function storageKeyFor(objectKey: string, id: string, suffix = ''): string {
   const readable = `${objectKey}!${id}${suffix}`;
-  if (Buffer.byteLength(readable, 'utf8') <= MAX_STORAGE_KEY_BYTES) return readable;
+  if (Buffer.byteLength(readable, 'utf8') <= MAX_STORAGE_KEY_BYTES && pathSafe(objectKey)) return readable;
   return `~long/${createHash('sha256').update(objectKey).digest('hex')}!${id}${suffix}`;
+}
+
+/**
+ * Whether S3-compatible services that map keys onto file paths keep the key as it is: an empty,
+ * `.` or `..` segment before the last (`a//b`, `/a`, `a/./b`) is folded or rejected by some (s3rver
+ * answers `a//b` with an error and stores `a/../b` as `b`). The last segment is always safe: the id
+ * follows it.
+ */
+function pathSafe(objectKey: string): boolean {
+  const segments = objectKey.split('/');
+  segments.pop();
+  return segments.every((s) => s !== '' && s !== '.' && s !== '..');
 }
 
 /**

@@ -6,6 +6,7 @@ import { LedgerChanges } from './ledger-changes.js';
 import { multipartEtag } from './multipart-etag.js';
 import { validateContentType, validateCursor, validateDate, validateEtag, validateLimit, validateUserMetadata } from './object-input.js';
 import { cleanupItem, type IntentRef } from './objects.js';
+import { partSizeRuns } from './part-sizes.js';
 import { placementOrder } from './placement.js';
 import type { QuotaLedger } from './quota.js';
 import { toPart, toUpload } from './rows.js';
@@ -231,6 +232,8 @@ export class MultipartOperations {
         contentType: locked.content_type,
         userMetadata: locked.user_metadata,
         contentHash: null,
+        // The sizes of the parts that make the object, in its order: ?partNumber=N reads them.
+        partSizes: partSizeRuns(parts.map((p) => stored.get(p.partNumber)!.size_bytes)),
       });
       await changes.apply(q);
       return result;

@@ -6,7 +6,8 @@ import { LedgerChanges } from './ledger-changes.js';
 import { validateContentType, validateEtag, validateOptionalText, validateUserMetadata } from './object-input.js';
 import { placementOrder } from './placement.js';
 import type { QuotaLedger } from './quota.js';
-import { parseMetadata, toCopy } from './rows.js';
+import { encodePartSizes } from './part-sizes.js';
+import { parseMetadata, toCopy, withPartSizes } from './rows.js';
 import type { CommitResult, ObjectCopy, ObjectInfo, UserMetadata, WriteIntent } from './types.js';
 import { checkWriteCondition, installVersion, validateWriteCondition, type WriteCondition } from './versions.js';
 
@@ -179,6 +180,8 @@ export class ObjectOperations {
       userMetadata: first.userMetadata,
       contentHash: first.contentHash,
       createdAt: first.createdAt,
+      // Copies of one version have the same parts; one made before part sizes were kept has none.
+      ...withPartSizes(copies.find((c) => c.partSizes)?.partSizes),
       copies,
     };
   }
@@ -339,6 +342,8 @@ export async function commitCopyInTx(q: TxQueries, changes: LedgerChanges, row: 
     changes.enqueueCleanup(cleanupItem(row), 'superseded');
     return { status: 'superseded' };
   }
+  // The same version, so the same parts (and the same multipart ETag) as any copy that has them.
+  const partSizes = copies.find((c) => c.partSizes)?.partSizes;
   await q.insertCopy({
     objectKey: row.object_key,
     backendName: row.backend_name,
@@ -349,9 +354,10 @@ export async function commitCopyInTx(q: TxQueries, changes: LedgerChanges, row: 
     userMetadata: row.user_metadata,
     contentHash: source.contentHash,
     createdAt: source.createdAt,
+    partSizes: partSizes ? encodePartSizes(partSizes) : null,
   });
   changes.used(row.backend_name, row.size_bytes);
-  return { status: 'committed', copy: { ...source, backendName: row.backend_name, storageKey: row.storage_key } };
+  return { status: 'committed', copy: { ...source, backendName: row.backend_name, storageKey: row.storage_key, ...withPartSizes(partSizes) } };
 }
 
 /** Metadata equality regardless of key order (jsonb reorders keys; SQLite keeps them as written). */

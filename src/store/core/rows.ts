@@ -1,4 +1,5 @@
 import type * as Q from './generated/queries.js';
+import { decodePartSizes, type PartSizes } from './part-sizes.js';
 import type { CleanupTask, DeadLetter, EventType, IntentKind, MultipartUpload, ObjectCopy, OutboxEvent, UploadPart, UserMetadata, WriteIntent } from './types.js';
 
 /** Maps the generated row types (snake_case, JSON as text) onto the API's domain types. */
@@ -18,7 +19,13 @@ export function toCopy(r: Q.ILookupCopiesResult): ObjectCopy {
     userMetadata: parseMetadata(r.user_metadata),
     contentHash: r.content_hash,
     createdAt: r.created_at,
+    ...withPartSizes(decodePartSizes(r.part_sizes, r.size_bytes)),
   };
+}
+
+/** `{ partSizes }` when there are part sizes, else nothing (the field is absent, not undefined). */
+export function withPartSizes(partSizes: PartSizes | undefined): { partSizes?: PartSizes } {
+  return partSizes ? { partSizes } : {};
 }
 
 export function toIntent(r: Q.IGetIntentResult): WriteIntent {

@@ -1,5 +1,9 @@
 /** Domain types of the metadata store's public API (documented in docs/store-api.md). */
 
+import type { PartSizes } from './part-sizes.js';
+
+export type { PartSizeRun, PartSizes } from './part-sizes.js';
+
 export type UserMetadata = Readonly<Record<string, string>>;
 
 /** One stored instance of an object on one backend. */
@@ -14,6 +18,13 @@ export interface ObjectCopy {
   readonly contentHash: string | null;
   /** When this version of the object was committed (copies of one version share it). */
   readonly createdAt: Date;
+  /**
+   * A multipart object's part sizes, run-length encoded in part order (`[[sizeBytes, count], ...]`;
+   * `partByteRange` in part-sizes.ts gives part N's bytes). Absent for an object that is not multipart,
+   * for one completed before the store kept part sizes (migration 0006), and when the stored value is
+   * malformed: the backend then has to be asked.
+   */
+  readonly partSizes?: PartSizes;
 }
 
 /** What HEAD answers: the object's identity and where its copies are. */
@@ -25,6 +36,8 @@ export interface ObjectInfo {
   readonly userMetadata: UserMetadata;
   readonly contentHash: string | null;
   readonly createdAt: Date;
+  /** As ObjectCopy.partSizes: the part sizes of a multipart object, when the store has them. */
+  readonly partSizes?: PartSizes;
   readonly copies: readonly ObjectCopy[];
 }
 

@@ -1,7 +1,8 @@
 import { InvalidArgumentError, PreconditionFailedError } from './errors.js';
 import type { TxQueries } from './generated/queries.js';
 import type { LedgerChanges } from './ledger-changes.js';
-import { toCopy } from './rows.js';
+import { encodePartSizes, type PartSizes } from './part-sizes.js';
+import { toCopy, withPartSizes } from './rows.js';
 import type { CommitResult, ObjectCopy } from './types.js';
 
 export interface NewVersion {
@@ -14,6 +15,8 @@ export interface NewVersion {
   /** JSON text, as stored. */
   readonly userMetadata: string;
   readonly contentHash: string | null;
+  /** A multipart completion's part sizes (runs, in part order); none for other versions. */
+  readonly partSizes?: PartSizes;
 }
 
 /**
@@ -24,10 +27,11 @@ export interface NewVersion {
  * Shared by commit write, the reaper's promote and multipart completion.
  */
 export async function installVersion(q: TxQueries, changes: LedgerChanges, version: NewVersion): Promise<CommitResult> {
-  const displaced = (await q.replaceVersion({ ...version, now: changes.now })).map(toCopy);
+  const { partSizes, ...fields } = version;
+  const displaced = (await q.replaceVersion({ ...fields, partSizes: partSizes ? encodePartSizes(partSizes) : null, now: changes.now })).map(toCopy);
   changes.used(version.backendName, version.sizeBytes);
   for (const old of displaced) changes.used(old.backendName, -old.sizeBytes).enqueueCleanup(old, 'overwritten');
-  const copy: ObjectCopy = { ...version, userMetadata: JSON.parse(version.userMetadata), createdAt: changes.now };
+  const copy: ObjectCopy = { ...fields, userMetadata: JSON.parse(version.userMetadata), createdAt: changes.now, ...withPartSizes(partSizes) };
   changes.event('ObjectCreated', {
     objectKey: copy.objectKey,
     sizeBytes: copy.sizeBytes,
