@@ -1,9 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
@@ -18,7 +20,13 @@ import {
   type CompletedPart,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import Sqlite from 'better-sqlite3';
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ByteRange } from '../../src/backends/backend-client.js';
+import { DirectoryBackend } from '../../src/backends/directory.js';
+import { prepareDirectoryRoot } from '../../src/backends/directory-identity.js';
+import type { DatabaseConfig } from '../../src/config/types.js';
 import { describeEngines, type EngineName } from '../support/engines.js';
 import { closeGateways, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { expectLedgerConsistent } from '../support/store.js';
@@ -397,5 +405,141 @@ describe('gateway multipart protocol details [sqlite]', () => {
 
     expect(await failure(s3.send(new ListMultipartUploadsCommand({ Bucket: 'no-such-bucket' })))).toEqual({ status: 404, code: 'NoSuchBucket' });
     await expectLedgerConsistent(tg.store);
+  });
+});
+
+/**
+ * A directory backend that cannot tell a multipart object's part boundaries, as an S3-compatible
+ * service that ignores HeadObject's PartNumber (s3rver): partRange answers nothing unless `blind` is
+ * off. Counts the calls, so a test can show the gateway did not need it.
+ */
+class PartBlindBackend extends DirectoryBackend {
+  blind = true;
+  partRangeCalls = 0;
+
+  override async partRange(storageKey: string, partNumber: number): Promise<ByteRange | undefined> {
+    this.partRangeCalls++;
+    return this.blind ? undefined : super.partRange(storageKey, partNumber);
+  }
+}
+
+const blindRoots: string[] = [];
+afterEach(() => {
+  for (const root of blindRoots.splice(0)) rmSync(root, { recursive: true, force: true });
+});
+
+async function partBlindGateway(engine: EngineName): Promise<{ tg: TestGateway; s3: S3Client; backend: PartBlindBackend }> {
+  const root = mkdtempSync(join(tmpdir(), 's3o-part-blind-'));
+  blindRoots.push(root);
+  await prepareDirectoryRoot({ backendName: 'local', root, database: 'part-blind test', isNew: true });
+  const backend = new PartBlindBackend('local', root);
+  const tg = await startTestGateway(engine, { backends: [{ name: 'local', bytesLimit: 0, client: backend }] });
+  const s3 = tg.client();
+  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  return { tg, s3, backend };
+}
+
+/** Three parts of unequal sizes, completed: the object's bytes and each part's [start, body]. */
+async function threePartObject(s3: S3Client, key: string) {
+  const parts = [randomBytes(5 * MiB), randomBytes(5 * MiB + 321), randomBytes(777)];
+  const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: key }));
+  const completed: CompletedPart[] = [];
+  for (const [i, body] of parts.entries()) {
+    const { ETag } = await s3.send(new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId, PartNumber: i + 1, Body: body }));
+    completed.push({ PartNumber: i + 1, ETag });
+  }
+  const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key: key, UploadId, MultipartUpload: { Parts: completed } }));
+  expect(done.ETag).toBe(compositeEtag(parts));
+  let start = 0;
+  const bounds = parts.map((body) => {
+    const b = { start, body };
+    start += body.length;
+    return b;
+  });
+  return { whole: Buffer.concat(parts), bounds, etag: done.ETag! };
+}
+
+/** Sets a copy row's part_sizes through the engine's own driver, as a row written before migration 0006 looks. */
+async function forgetPartSizes(db: DatabaseConfig, objectKey: string): Promise<void> {
+  if (db.driver === 'sqlite') {
+    const raw = new Sqlite(db.path);
+    try {
+      raw.prepare('UPDATE object_locations SET part_sizes = NULL WHERE object_key = ?').run(objectKey);
+    } finally {
+      raw.close();
+    }
+    return;
+  }
+  const client = new pg.Client({ host: db.host, port: db.port, user: db.user, password: db.password?.reveal(), database: db.database });
+  await client.connect();
+  try {
+    await client.query('UPDATE object_locations SET part_sizes = NULL WHERE object_key = $1', [objectKey]);
+  } finally {
+    await client.end();
+  }
+}
+
+describeEngines('gateway ?partNumber from the part sizes in the metadata', (engine) => {
+  it('HEAD and GET ?partNumber=N answer part N of a 3-part object of unequal parts without asking the backend', async () => {
+    const { tg, s3, backend } = await partBlindGateway(engine);
+    const key = 'parts/unequal.bin';
+    const { whole, bounds, etag } = await threePartObject(s3, key);
+    expect((await tg.store.objects.head(`${BUCKET}/${key}`)).partSizes).toEqual([
+      [5 * MiB, 1],
+      [5 * MiB + 321, 1],
+      [777, 1],
+    ]);
+
+    for (const [i, { start, body }] of bounds.entries()) {
+      const n = i + 1;
+      const range = `bytes ${start}-${start + body.length - 1}/${whole.length}`;
+      const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key, PartNumber: n }));
+      expect(head.$metadata.httpStatusCode, `HEAD part ${n}`).toBe(206);
+      expect(head.ContentRange, `HEAD part ${n}`).toBe(range);
+      expect(head.ContentLength, `HEAD part ${n}`).toBe(body.length);
+      expect(head.PartsCount).toBe(3);
+      expect(head.ETag).toBe(etag);
+      const got = await getBytes(s3, key, { PartNumber: n });
+      expect(got.r.$metadata.httpStatusCode, `GET part ${n}`).toBe(206);
+      expect(got.r.ContentRange, `GET part ${n}`).toBe(range);
+      expect(got.r.ContentLength, `GET part ${n}`).toBe(body.length);
+      expect(got.r.PartsCount).toBe(3);
+      expect(got.bytes.equals(body), `GET part ${n} bytes`).toBe(true);
+    }
+    expect(await failure(getBytes(s3, key, { PartNumber: 4 }))).toEqual({ status: 416, code: 'InvalidPartNumber' });
+    expect(backend.partRangeCalls).toBe(0);
+  });
+
+  it('a copy of a multipart object (CopyObject) is a single-part object: its part 1 is the whole object', async () => {
+    const { tg, s3, backend } = await partBlindGateway(engine);
+    const { whole } = await threePartObject(s3, 'parts/source.bin');
+    const copied = await s3.send(new CopyObjectCommand({ Bucket: BUCKET, Key: 'parts/copy.bin', CopySource: `${BUCKET}/parts/source.bin` }));
+    // The copy's ETag is the MD5 of its bytes, not a multipart ETag: it has no part sizes either.
+    expect(copied.CopyObjectResult!.ETag).toBe(`"${md5(whole)}"`);
+    expect('partSizes' in (await tg.store.objects.head(`${BUCKET}/parts/copy.bin`))).toBe(false);
+    const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'parts/copy.bin', PartNumber: 1 }));
+    expect(head.ContentRange).toBe(`bytes 0-${whole.length - 1}/${whole.length}`);
+    expect(head.PartsCount).toBeUndefined();
+    expect(await failure(getBytes(s3, 'parts/copy.bin', { PartNumber: 2 }))).toEqual({ status: 416, code: 'InvalidPartNumber' });
+    expect(backend.partRangeCalls).toBe(0);
+  });
+
+  it('an object whose row has no part sizes (completed before migration 0006) asks the backend; one that cannot tell is 503', async () => {
+    const { tg, s3, backend } = await partBlindGateway(engine);
+    const key = 'parts/old.bin';
+    const { whole, bounds } = await threePartObject(s3, key);
+    await forgetPartSizes(tg.config.database, `${BUCKET}/${key}`);
+    expect('partSizes' in (await tg.store.objects.head(`${BUCKET}/${key}`))).toBe(false);
+
+    backend.blind = false;
+    const { start, body } = bounds[1]!;
+    const got = await getBytes(s3, key, { PartNumber: 2 });
+    expect(got.r.ContentRange).toBe(`bytes ${start}-${start + body.length - 1}/${whole.length}`);
+    expect(got.bytes.equals(body)).toBe(true);
+    expect(backend.partRangeCalls).toBe(1);
+
+    backend.blind = true;
+    expect(await failure(getBytes(s3, key, { PartNumber: 2 }))).toEqual({ status: 503, code: 'ServiceUnavailable' });
+    expect(backend.partRangeCalls).toBe(2);
   });
 });

@@ -1,5 +1,6 @@
 import { pipeline } from 'node:stream/promises';
 import type { ObjectInfo } from '../../store/core/types.js';
+import { partByteRange, partCount } from '../../store/core/part-sizes.js';
 import { PreconditionFailedError } from '../../store/core/errors.js';
 import { openCopy, writeWithFailover } from '../backend-io.js';
 import { checkConditions, parseRange, unquote, type ResolvedRange } from '../conditions.js';
@@ -143,7 +144,11 @@ function ifRangeHolds(ifRange: string | undefined, info: ObjectInfo): boolean {
   return !Number.isNaN(since) && Math.floor(info.createdAt.getTime() / 1000) <= Math.floor(since / 1000);
 }
 
-/** `?partNumber=N`: the byte range of part N of a multipart object (the whole object is part 1 otherwise). */
+/**
+ * `?partNumber=N`: the byte range of part N of a multipart object (the whole object is part 1
+ * otherwise). From the part sizes the store kept at completion; only an object completed before the
+ * store kept them (or whose stored sizes do not match its ETag's part count) asks a backend.
+ */
 async function partRange(ctx: S3Context, info: ObjectInfo, text: string): Promise<{ range: ResolvedRange | undefined; partsCount: number }> {
   if (!/^\d{1,5}$/.test(text) || Number(text) < 1 || Number(text) > 10_000) {
     throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive', { extra: { ArgumentName: 'partNumber', ArgumentValue: text } });
@@ -153,6 +158,10 @@ async function partRange(ctx: S3Context, info: ObjectInfo, text: string): Promis
   const partsCount = m ? Number(m[1]) : 1;
   if (partNumber > partsCount) throw new S3Error('InvalidPartNumber');
   if (partsCount === 1) return { range: info.sizeBytes === 0 ? undefined : { start: 0, end: info.sizeBytes - 1 }, partsCount };
+  if (info.partSizes && partCount(info.partSizes) === partsCount) {
+    const range = partByteRange(info.partSizes, partNumber);
+    if (range) return { range, partsCount };
+  }
   for (const copy of info.copies) {
     const backend = ctx.deps.backends.get(copy.backendName);
     if (!backend) continue;
