@@ -5,6 +5,7 @@ import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, relative, sep } from 'node:path';
 import { PACKAGE_ROOT } from '../../src/paths.js';
+import { freshS3rverBuckets, MIXED_S3_BACKENDS, mixedBackendsRequested } from '../support/mixed-backends.js';
 
 /**
  * The real-client scenarios (spec gateway.md §7, issue 10): one `s3-orchestrator serve` process per
@@ -117,8 +118,28 @@ function serverEnv(): NodeJS.ProcessEnv {
 }
 
 /**
+ * The `backends` section: one directory backend; in the `mixed` project, two s3rver backends (a
+ * fresh bucket on each) and the directory, spread, so a client's objects land on every kind.
+ */
+async function backendsYaml(): Promise<string[]> {
+  const directory = ['  - name: local', '    directory: ./backend'];
+  if (!mixedBackendsRequested()) return ['backends:', ...directory];
+  const s3 = (await freshS3rverBuckets()).flatMap((b, i) => [
+    `  - name: ${MIXED_S3_BACKENDS[i]}`,
+    `    endpoint: ${b.endpoint}`,
+    `    region: ${b.region}`,
+    `    bucket: ${b.bucket}`,
+    `    access_key_id: ${b.accessKeyId}`,
+    `    secret_access_key: ${b.secretAccessKey.reveal()}`,
+    '    force_path_style: true',
+  ]);
+  return ['placement: spread', 'backends:', ...s3, ...directory];
+}
+
+/**
  * Starts `s3-orchestrator serve` on a free port of 127.0.0.1, with a config of its own in a new
- * temporary directory: SQLite, one unlimited directory backend, one admin credential. Resolves once
+ * temporary directory: SQLite, one unlimited directory backend (two s3rver backends and a directory
+ * in the `mixed` project), one admin credential. Resolves once
  * the port answers; rejects (with the log) when the process exits first or it takes 30 s.
  */
 export async function startServe(name: string): Promise<Serve> {
@@ -132,9 +153,7 @@ export async function startServe(name: string): Promise<Serve> {
       'database:',
       '  driver: sqlite',
       '  path: ./db/s3-orchestrator.db',
-      'backends:',
-      '  - name: local',
-      '    directory: ./backend',
+      ...(await backendsYaml()),
       'server:',
       `  listen: "${host}:${port}"`,
       '  data_dir: ./data',

@@ -138,7 +138,7 @@ async function putWhole(tg: TestGateway, key: string, body: Buffer): Promise<num
 
 describeEngines('gateway: client disconnect mid-upload', (engine) => {
   it('PutObject: the socket dies after 3 of 8 MiB; version 1 stays, the intent is aborted, quota back, the partial file gone', async () => {
-    const tg = await startTestGateway(engine, { buckets: [BUCKET], bytesLimit: 64 * MiB });
+    const tg = await startTestGateway(engine, { buckets: [BUCKET], bytesLimit: 64 * MiB, directoryOnly: true });
     const v1 = randomBytes(MiB + 17);
     expect(await putWhole(tg, 'key', v1)).toBe(200);
     const v1Key = (await tg.store.objects.head(`${BUCKET}/key`)).copies[0]!.storageKey;
@@ -169,7 +169,7 @@ describeEngines('gateway: client disconnect mid-upload', (engine) => {
   });
 
   it('UploadPart: the socket dies mid-part; the upload keeps part 1, part 2 is not recorded, its bytes are queued for cleanup', async () => {
-    const tg = await startTestGateway(engine, { buckets: [BUCKET], bytesLimit: 64 * MiB });
+    const tg = await startTestGateway(engine, { buckets: [BUCKET], bytesLimit: 64 * MiB, directoryOnly: true });
     const s3 = tg.client();
     const v1 = randomBytes(300_000);
     expect(await putWhole(tg, 'mp', v1)).toBe(200);
@@ -203,7 +203,7 @@ describeEngines('gateway: client disconnect mid-upload', (engine) => {
   });
 
   it('PutObject whose body is shorter than Content-Length, then the client ends its side: nothing is committed', async () => {
-    const tg = await startTestGateway(engine, { buckets: [BUCKET], bytesLimit: 64 * MiB });
+    const tg = await startTestGateway(engine, { buckets: [BUCKET], bytesLimit: 64 * MiB, directoryOnly: true });
     const v1 = randomBytes(100_000);
     expect(await putWhole(tg, 'short', v1)).toBe(200);
     const v1Key = (await tg.store.objects.head(`${BUCKET}/short`)).copies[0]!.storageKey;

@@ -96,8 +96,8 @@ async function text(s3: S3Client, bucket: string, key: string): Promise<string> 
   return out.Body!.transformToString();
 }
 
-async function gateway(engine: EngineName) {
-  const tg = await startTestGateway(engine, { buckets: ['bkt1', 'bkt2'] });
+async function gateway(engine: EngineName, options: { directoryOnly?: boolean } = {}) {
+  const tg = await startTestGateway(engine, { buckets: ['bkt1', 'bkt2'], ...options });
   return { tg, s3: tg.client() };
 }
 
@@ -187,7 +187,7 @@ describe('errors: the error document and request ids', () => {
   });
 
   it('an unexpected failure is InternalError 500 with the request id and nothing internal (the backend\'s tmp directory replaced by a file)', async () => {
-    const { tg, s3 } = await gateway('sqlite');
+    const { tg, s3 } = await gateway('sqlite', { directoryOnly: true });
     await s3.send(new PutObjectCommand({ Bucket: 'bkt1', Key: 'before', Body: 'stored before the failure' }));
     rmSync(join(tg.backendDir, 'tmp'), { recursive: true, force: true });
     writeFileSync(join(tg.backendDir, 'tmp'), 'a file where the temporary files go');
@@ -202,7 +202,7 @@ describe('errors: the error document and request ids', () => {
   });
 
   it('a backend failure answers an S3 error without paths or stack (the backend root replaced by a file)', async () => {
-    const { tg, s3 } = await gateway('sqlite');
+    const { tg, s3 } = await gateway('sqlite', { directoryOnly: true });
     await s3.send(new PutObjectCommand({ Bucket: 'bkt1', Key: 'before', Body: 'stored before the failure' }));
     rmSync(tg.backendDir, { recursive: true, force: true });
     writeFileSync(tg.backendDir, 'not a directory any more');

@@ -108,7 +108,7 @@ describe('/health and /health/ready', () => {
   });
 
   it('/health says degraded while a backend circuit breaker is open', async () => {
-    const tg = await startTestGateway('sqlite', { breaker: { failureThreshold: 1, openMs: 60_000 } });
+    const tg = await startTestGateway('sqlite', { breaker: { failureThreshold: 1, openMs: 60_000 }, directoryOnly: true });
     const s3 = tg.client();
     await s3.send(new CreateBucketCommand({ Bucket: 'brk' }));
     await s3.send(new PutObjectCommand({ Bucket: 'brk', Key: 'k', Body: 'x' }));

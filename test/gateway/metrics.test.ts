@@ -62,7 +62,7 @@ async function traffic(tg: TestGateway): Promise<{ putBytes: number; storedBytes
 
 describeEngines('/metrics', (engine) => {
   it('exposes requests, latency, bytes, in-flight, backend calls, breakers, quota, queues, intents, outbox and process metrics with their values', async () => {
-    const tg = await startTestGateway(engine, { bytesLimit: 64 * MiB });
+    const tg = await startTestGateway(engine, { bytesLimit: 64 * MiB, directoryOnly: true });
     const { putBytes, storedBytes } = await traffic(tg);
     const text = await scrape(tg.url);
 

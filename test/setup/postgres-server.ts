@@ -1,4 +1,5 @@
 import pg from 'pg';
+import type { ProvidedContext } from 'vitest';
 import type { TestProject } from 'vitest/node';
 import { createScratchDatabase, startPostgresServer, type ServerConnection } from '../../scripts/lib/postgres-server.js';
 import { applyMigrations } from '../../src/store/postgres/migrations.js';
@@ -9,11 +10,34 @@ declare module 'vitest' {
   }
 }
 
+interface Started {
+  readonly value: ProvidedContext['postgres'];
+  users: number;
+  readonly stop: () => Promise<void>;
+}
+
+/** Shared by the projects of one run (each project runs its global setup; all run in this process). */
+const SHARED = Symbol.for('s3o.test.postgres');
+type SharedGlobal = { [SHARED]?: Promise<Started> };
+
 /**
- * One PostgreSQL server for the whole run: the one DATABASE_URL / PG* names, otherwise an embedded
- * one. A template database is migrated once; tests clone it (fast) or start from an empty database.
+ * One PostgreSQL server for the whole run (every project of it): the one DATABASE_URL / PG* names,
+ * otherwise an embedded one. A template database is migrated once; tests clone it (fast) or start
+ * from an empty database.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const g = globalThis as SharedGlobal;
+  const started = await (g[SHARED] ??= start());
+  started.users++;
+  project.provide('postgres', started.value);
+  return async () => {
+    if (--started.users > 0) return;
+    delete g[SHARED];
+    await started.stop();
+  };
+}
+
+async function start(): Promise<Started> {
   const server = await startPostgresServer();
   await dropStaleTestDatabases(server.admin);
   const template = await createScratchDatabase(server.admin, 's3o_t_template');
@@ -24,14 +48,17 @@ export default async function setup(project: TestProject): Promise<() => Promise
   } finally {
     await client.end();
   }
-  project.provide('postgres', { admin: server.admin, template, source: server.source });
   process.stdout.write(`PostgreSQL for tests: ${server.source === 'embedded' ? 'embedded server' : `${server.admin.host}:${server.admin.port} (from the environment)`}\n`);
-  return async () => {
-    const admin = new pg.Client(server.admin);
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(template)} WITH (FORCE)`).catch(() => {});
-    await admin.end();
-    await server.stop();
+  return {
+    value: { admin: server.admin, template, source: server.source },
+    users: 0,
+    async stop() {
+      const admin = new pg.Client(server.admin);
+      await admin.connect();
+      await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(template)} WITH (FORCE)`).catch(() => {});
+      await admin.end();
+      await server.stop();
+    },
   };
 }
 

@@ -16,6 +16,7 @@ import type { HealthProvider } from '../../src/gateway/health.js';
 import type { MetadataStore } from '../../src/store/core/store.js';
 import { openStore } from '../../src/store/open.js';
 import { appConfig, createTestDatabase, type EngineName } from './engines.js';
+import { freshS3rverBuckets, MIXED_S3_BACKENDS, mixedBackendsRequested } from './mixed-backends.js';
 
 /** Credentials every test gateway accepts. */
 export const ADMIN = { accessKeyId: 'AKIDADMIN', secretAccessKey: 'admin-secret-key-0001' };
@@ -59,8 +60,13 @@ export function s3BackendConfigOf(tg: TestGateway, bucket: string, overrides: Pa
 }
 
 export interface TestGatewayOptions {
-  /** Byte limit of the single directory backend "local" (0 = unlimited). */
+  /** Byte limit of the single directory backend "local" (0 = unlimited; each backend's in the mixed project). */
   readonly bytesLimit?: number;
+  /**
+   * The test is about the directory backend itself (its files on disk, one backend's quota): the
+   * gateway keeps the single directory backend even in the `mixed` project.
+   */
+  readonly directoryOnly?: boolean;
   /** Several directory backends instead of "local" (each in its own directory under the test's). */
   readonly backends?: readonly TestBackend[];
   readonly placement?: 'pack' | 'spread';
@@ -82,14 +88,24 @@ export async function closeGateways(): Promise<void> {
   for (const g of running.splice(0)) await g.close().catch(() => {});
 }
 
-/** A real `serve`-like stack in this process: the store, one directory backend, the S3 endpoint on a free port. */
+/**
+ * A real `serve`-like stack in this process: the store, one directory backend (or, in the `mixed`
+ * project, two s3rver backends and one directory, spread), the S3 endpoint on a free port.
+ */
 export async function startTestGateway(engine: EngineName, options: TestGatewayOptions = {}): Promise<TestGateway> {
   const database = await createTestDatabase(engine);
   const dir = mkdtempSync(join(tmpdir(), 's3o-gw-'));
   const backendDir = join(dir, 'backend');
-  const declared = options.backends ?? [{ name: 'local', bytesLimit: options.bytesLimit ?? 0 }];
+  const bytesLimit = options.bytesLimit ?? 0;
+  const mixed = !options.backends && !options.directoryOnly && mixedBackendsRequested();
+  const declared: readonly TestBackend[] =
+    options.backends ??
+    (mixed
+      ? [...(await freshS3rverBuckets()).map((s3, i) => ({ name: MIXED_S3_BACKENDS[i]!, bytesLimit, s3 })), { name: 'local', bytesLimit }]
+      : [{ name: 'local', bytesLimit }]);
   const dirOf = (name: string) => (options.backends ? join(dir, 'backends', name) : backendDir);
-  const base = appConfig(database, { backends: declared, ...(options.placement ? { placement: options.placement } : {}) });
+  const placement = options.placement ?? (mixed ? 'spread' : undefined);
+  const base = appConfig(database, { backends: declared, ...(placement ? { placement } : {}) });
   const config: AppConfig = {
     ...base,
     backends: declared.map(({ client: _client, ...b }) => (b.s3 ? b : { ...b, directory: dirOf(b.name) })),
