@@ -28,11 +28,14 @@ export {
   type PreconditionFailedReason,
   type ConfigIssue,
 } from './store/core/errors.js';
+export { partByteRange, partCount } from './store/core/part-sizes.js';
 export type * from './config/types.js';
 export type {
   UserMetadata,
   ObjectCopy,
   ObjectInfo,
+  PartSizes,
+  PartSizeRun,
   IntentKind,
   WriteIntent,
   CommitResult,

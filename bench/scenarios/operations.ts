@@ -270,7 +270,7 @@ async function sqlitePairs(target: Target, durationMs: number): Promise<Pair[]> 
           const intent = w.deleteIntent.all(intentId)[0] as { size_bytes: number; content_type: string; user_metadata: string };
           w.supersede.run(now, objectKey);
           w.endVersion.all(objectKey);
-          w.insertCopy.run(objectKey, BENCH_BACKEND, storageKey, intent.size_bytes, '"e"', intent.content_type, intent.user_metadata, null, now);
+          w.insertCopy.run(objectKey, BENCH_BACKEND, storageKey, intent.size_bytes, '"e"', intent.content_type, intent.user_metadata, null, now, null);
           w.stripeDeltas.run(SIZE, 0, -SIZE, BENCH_BACKEND, 0);
           w.event.run(randomUUID(), 'ObjectCreated', EVENT, 'hook', now, now);
         });

@@ -2,7 +2,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ObjectInfo } from '../../store/core/types.js';
 import { partByteRange, partCount } from '../../store/core/part-sizes.js';
 import { PreconditionFailedError } from '../../store/core/errors.js';
-import { openCopy, writeWithFailover } from '../backend-io.js';
+import { openCopy, readCopyWhole, writeWithFailover } from '../backend-io.js';
 import { checkConditions, parseRange, unquote, type ResolvedRange } from '../conditions.js';
 import type { S3Context, VerifiedBody } from '../context.js';
 import { ReplayableBody } from '../routing/replayable-body.js';
@@ -76,6 +76,13 @@ async function putCondition(ctx: S3Context): Promise<{ ifNoneMatch: '*' } | { if
   return { ifMatch: ifMatch!.trim() };
 }
 
+/**
+ * A body up to this size is read whole before the response starts: one write instead of a stream
+ * pipeline (half of a 4 KiB GET's CPU went to the pipeline's machinery), and a copy that fails
+ * halfway can still be replaced by another. Bounded: at most this much per request in flight.
+ */
+const WHOLE_READ_BYTES = 64 * 1024;
+
 /** GetObject and HeadObject share the metadata and condition logic; only GET streams bytes. */
 export async function getObject(ctx: S3Context): Promise<void> {
   await readObject(ctx, true);
@@ -118,6 +125,12 @@ async function readObject(ctx: S3Context, withBody: boolean): Promise<void> {
   if (!withBody || length === 0) {
     ctx.res.writeHead(status, headers);
     ctx.res.end();
+    return;
+  }
+  if (length <= WHOLE_READ_BYTES) {
+    const body = await readCopyWhole(ctx.deps, info.copies, length, range);
+    ctx.res.writeHead(status, headers);
+    ctx.res.end(body);
     return;
   }
   const { stream } = await openCopy(ctx.deps, info.copies, range);
