@@ -58,6 +58,22 @@ export interface BackendClient extends BackendHousekeeping {
    * the object's storage key deletes its parts too.
    */
   completeMultipart(upload: MultipartHandle, parts: readonly (PartRef & { readonly partNumber: number; readonly etag: string })[]): Promise<void>;
+  /**
+   * Optional: makes part `partNumber` of `upload` out of the bytes this same backend holds at
+   * `source.storageKey` (or the inclusive `source.range` of them), server-side, so that no byte flows
+   * through the gateway (S3: UploadPartCopy). A part already there under that number is replaced,
+   * as putPart replaces it.
+   *
+   * Resolves to the backend's ETag of the new part, as the service answered it: the caller decides
+   * whether it can stand for the MD5 of the part's bytes (which clients and completion expect), and
+   * streams the part through putPart instead when it cannot. Resolves to 'unsupported' when the
+   * service does not implement the call (S3: 501 NotImplemented or 405 MethodNotAllowed, as s3rver
+   * answers): nothing was written, and asking again will not help. Throws BackendObjectMissing when
+   * there are no bytes at `source.storageKey`, and otherwise as putPart does.
+   *
+   * Backends without it (directory: its parts are files) always get parts streamed through putPart.
+   */
+  copyPart?(upload: MultipartHandle, partNumber: number, source: { readonly storageKey: string; readonly range?: ByteRange }): Promise<{ etag: string } | 'unsupported'>;
   /** Drops the backend's side of an upload (its parts). Idempotent. */
   abortMultipart(upload: MultipartHandle): Promise<void>;
   /** The byte range of part `partNumber` of a multipart object (GET ?partNumber); undefined when there is no such part. */

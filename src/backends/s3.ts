@@ -13,6 +13,7 @@ import {
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
+  UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import type { S3BackendConfig } from '../config/types.js';
 import { redactUrl } from '../config/redact-url.js';
@@ -70,6 +71,7 @@ function isUnreachable(err: unknown): boolean {
  * A client multipart upload is a native multipart upload here: parts go to UploadPart, completion
  * is one CompleteMultipartUpload (the service assembles the object; no byte comes back), abort is
  * AbortMultipartUpload. The parts' own storage keys (which the store hands out) are never written.
+ * A part copied from an object on this same backend is UploadPartCopy (copyPart): the service copies.
  *
  * "Cannot answer" is always thrown (as BackendUnavailableError when the service is unreachable or
  * failing), never read as "absent": a 404 from HeadObject says nothing about a bucket that is gone,
@@ -198,6 +200,37 @@ export class S3Backend implements BackendClient, AvailabilityProbe {
         { abortSignal },
       ),
     );
+  }
+
+  /**
+   * UploadPartCopy from this backend's own bucket: the service copies the bytes (CopySource is
+   * `bucket/key` with the key percent-encoded, `/` kept as it is: services that decode the value
+   * with decodeURI, as s3rver does, would keep a `%2F`). A service that does not implement it
+   * answers 501 or 405: 'unsupported'. A missing source is NoSuchKey: BackendObjectMissing.
+   */
+  async copyPart(upload: MultipartHandle, partNumber: number, source: { readonly storageKey: string; readonly range?: ByteRange }): Promise<{ etag: string } | 'unsupported'> {
+    const uploadId = this.#uploadId(upload);
+    let etag: string | undefined;
+    try {
+      const res = await this.#client.send(
+        new UploadPartCopyCommand({
+          Bucket: this.bucket,
+          Key: upload.storageKey,
+          UploadId: uploadId,
+          PartNumber: partNumber,
+          CopySource: `${this.bucket}/${encodeURIComponent(source.storageKey).replaceAll('%2F', '/')}`,
+          ...(source.range ? { CopySourceRange: `bytes=${source.range.start}-${source.range.end}` } : {}),
+        }),
+      );
+      etag = res.CopyPartResult?.ETag;
+    } catch (err) {
+      const status = statusOf(err);
+      if (status === 501 || status === 405 || codeOf(err) === 'NotImplemented') return 'unsupported';
+      if (codeOf(err) === 'NoSuchKey') throw new BackendObjectMissing(this.name, source.storageKey);
+      throw this.#wrap(err);
+    }
+    if (etag === undefined || etag === '') throw new Error('UploadPartCopy answered without an ETag');
+    return { etag };
   }
 
   async completeMultipart(upload: MultipartHandle, parts: readonly (PartRef & { readonly partNumber: number; readonly etag: string })[]): Promise<void> {
