@@ -121,12 +121,27 @@ export async function writeWithFailover<T>(deps: GatewayDeps, steps: NewWrite<T>
 }
 
 /**
- * A write pinned to its backend (a part of a multipart upload): written and committed, or aborted.
+ * What a pinned write sent the backend, when it is not the intent's bytes: a part the backend
+ * copied server-side (UploadPartCopy) received no byte from the gateway.
  */
-export async function writePinned<T>(deps: GatewayDeps, intent: WriteIntent, write: (backend: BackendClient) => Promise<void>, commit: () => Promise<T>, clientGone: () => boolean): Promise<T> {
+export interface PinnedWriteUsage {
+  readonly ingressBytes: number;
+}
+
+/**
+ * A write pinned to its backend (a part of a multipart upload): written and committed, or aborted.
+ * The backend's usage counts one request and the intent's bytes, unless `write` says otherwise.
+ */
+export async function writePinned<T>(
+  deps: GatewayDeps,
+  intent: WriteIntent,
+  write: (backend: BackendClient) => Promise<void | PinnedWriteUsage>,
+  commit: () => Promise<T>,
+  clientGone: () => boolean,
+): Promise<T> {
   try {
-    await deps.router.call(intent.backendName, write, clientGone);
-    deps.store.usage.record(intent.backendName, { apiRequests: 1, ingressBytes: intent.sizeBytes });
+    const written = await deps.router.call(intent.backendName, write, clientGone);
+    deps.store.usage.record(intent.backendName, { apiRequests: 1, ingressBytes: written ? written.ingressBytes : intent.sizeBytes });
     return await commit();
   } catch (err) {
     await abortQuietly(deps, intent);

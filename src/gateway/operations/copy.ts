@@ -1,8 +1,9 @@
 import { pipeline } from 'node:stream/promises';
 import type { ObjectInfo } from '../../store/core/types.js';
 import { md5Tap, openCopy, writePinned, writeWithFailover } from '../backend-io.js';
-import type { ByteRange } from '../../backends/backend-client.js';
+import type { BackendClient, ByteRange, MultipartHandle } from '../../backends/backend-client.js';
 import type { Readable } from 'node:stream';
+import { isBackendFailure } from '../routing/circuit-breaker.js';
 import { checkConditions } from '../conditions.js';
 import type { S3Context } from '../context.js';
 import { S3Error } from '../errors.js';
@@ -108,26 +109,98 @@ export async function copyObject(ctx: S3Context): Promise<void> {
   sendXml(ctx.res, 200, 'CopyObjectResult', { LastModified: copy.createdAt, ETag: copy.etag });
 }
 
-/** UploadPartCopy: a part made of (a range of) an existing object. */
+/**
+ * UploadPartCopy: a part made of (a range of) an existing object. When the source has a copy on the
+ * upload's own backend and that backend can copy a part itself (copyPart: S3 UploadPartCopy), the
+ * backend copies it and no byte flows through the gateway; otherwise the bytes stream from the
+ * first copy that answers into putPart. Either way the part is admitted (quota) and committed by
+ * the store, and its ETag is the MD5 of its bytes.
+ */
 export async function uploadPartCopy(ctx: S3Context): Promise<void> {
   const upload = await uploadOf(ctx);
   const source = await copySource(ctx);
   const range = copyRange(ctx.header('x-amz-copy-source-range'), source.info.sizeBytes);
   const size = range ? range.end - range.start + 1 : source.info.sizeBytes;
   const intent = await beginPartFor(ctx, size, upload);
-  let md5 = '';
+  const handle = handleOf(upload);
+  const partNumber = intent.partNumber!;
+  let etag = '';
   const part = await writePinned(
     ctx.deps,
     intent,
     async (backend) => {
-      md5 = await copyBytes(ctx, source.info, range, (stream) =>
-        backend.putPart(handleOf(upload), { partNumber: intent.partNumber!, storageKey: intent.storageKey, sizeBytes: size }, stream),
-      );
+      const copied = await copyPartOnBackend(ctx, upload.backendName, backend, handle, partNumber, source.info, range);
+      if (copied !== undefined) {
+        etag = copied;
+        return { ingressBytes: 0 };
+      }
+      const md5 = await copyBytes(ctx, source.info, range, (stream) => backend.putPart(handle, { partNumber, storageKey: intent.storageKey, sizeBytes: size }, stream));
+      etag = `"${md5}"`;
+      return undefined;
     },
-    () => ctx.deps.store.multipart.commitPart(intent, { etag: `"${md5}"` }),
+    () => ctx.deps.store.multipart.commitPart(intent, { etag }),
     ctx.clientGone,
   );
   sendXml(ctx.res, 200, 'CopyPartResult', { LastModified: part.createdAt, ETag: part.etag });
+}
+
+/**
+ * Backend clients whose service answered that it does not implement copyPart: every later part
+ * copy to them streams at once, without asking again (until the gateway restarts). Keyed by the
+ * client object, so two gateways in one process (tests) each learn for themselves.
+ */
+const streamOnly = new WeakSet<BackendClient>();
+
+const PLAIN_MD5 = /^"?([0-9a-fA-F]{32})"?$/;
+
+/**
+ * Asks the upload's backend to make the part itself from the source's copy there. Answers the
+ * part's ETag (quoted, as the store records it), or undefined when the bytes must be streamed:
+ * the source has no copy on this backend, the backend cannot copy (remembered), the source's copy
+ * is missing or the service refused the copy with a 4xx, or its ETag cannot stand for the MD5 of
+ * the part's bytes. Only the last is checked against the metadata: for a whole single-part source
+ * the part's MD5 is the source's ETag; for a range or a multipart source nothing the gateway holds
+ * says what the MD5 is, and the service's MD5-formed ETag is taken (S3 gives a copied part the MD5
+ * of its bytes, as it does an uploaded one). Whatever ETag is recorded is also the one completion
+ * sends the backend, so it must be the backend's own. A backend failure (5xx, unreachable) is thrown:
+ * streaming to the same backend would fail too.
+ */
+async function copyPartOnBackend(
+  ctx: S3Context,
+  backendName: string,
+  backend: BackendClient,
+  handle: MultipartHandle,
+  partNumber: number,
+  source: ObjectInfo,
+  range: ByteRange | undefined,
+): Promise<string | undefined> {
+  const copy = source.copies.find((c) => c.backendName === backendName);
+  // The router's own client, not `backend` (a proxy that labels the call by the first method looked up).
+  const client = ctx.deps.router.client(backendName);
+  if (copy === undefined || client.copyPart === undefined || streamOnly.has(client)) return undefined;
+  const log = { backend: backendName, storageKey: copy.storageKey, partNumber };
+  let answer: { etag: string } | 'unsupported';
+  try {
+    answer = await backend.copyPart!(handle, partNumber, { storageKey: copy.storageKey, ...(range ? { range } : {}) });
+  } catch (err) {
+    if (isBackendFailure(err)) throw err;
+    ctx.deps.logger.warn({ ...log, err: (err as Error).message }, 'the backend did not copy the part itself; streaming it through the gateway');
+    return undefined;
+  }
+  if (answer === 'unsupported') {
+    streamOnly.add(client);
+    ctx.deps.logger.info({ backend: backendName }, 'the backend does not copy parts itself (UploadPartCopy not implemented); part copies to it stream through the gateway');
+    return undefined;
+  }
+  const md5 = PLAIN_MD5.exec(answer.etag)?.[1]?.toLowerCase();
+  const whole = range === undefined || (range.start === 0 && range.end === source.sizeBytes - 1);
+  const sourceMd5 = PLAIN_MD5.exec(source.etag)?.[1]?.toLowerCase();
+  if (md5 === undefined || (whole && sourceMd5 !== undefined && md5 !== sourceMd5)) {
+    // Streaming the part replaces the one the backend made under the same number.
+    ctx.deps.logger.warn({ ...log, etag: answer.etag }, "the backend's ETag of a copied part is not the MD5 of its bytes; streaming the part through the gateway instead");
+    return undefined;
+  }
+  return `"${md5}"`;
 }
 
 function copyRange(header: string | undefined, size: number): ByteRange | undefined {
