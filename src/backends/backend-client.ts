@@ -74,8 +74,13 @@ export interface BackendClient extends BackendHousekeeping {
    * Backends without it (directory: its parts are files) always get parts streamed through putPart.
    */
   copyPart?(upload: MultipartHandle, partNumber: number, source: { readonly storageKey: string; readonly range?: ByteRange }): Promise<{ etag: string } | 'unsupported'>;
-  /** Drops the backend's side of an upload (its parts). Idempotent. */
-  abortMultipart(upload: MultipartHandle): Promise<void>;
+  /**
+   * Drops the backend's side of an upload (its parts). Idempotent. 'unsupported' when the service
+   * does not implement the call (S3: 405 or 501, as s3rver answers): nothing later could abort it
+   * either, so the caller forgets the upload and says so in the log; its parts stay on the service
+   * until the service's own lifecycle rule removes them.
+   */
+  abortMultipart(upload: MultipartHandle): Promise<void | 'unsupported'>;
   /** The byte range of part `partNumber` of a multipart object (GET ?partNumber); undefined when there is no such part. */
   partRange(storageKey: string, partNumber: number): Promise<ByteRange | undefined>;
   /**

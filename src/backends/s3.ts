@@ -254,18 +254,14 @@ export class S3Backend implements BackendClient, AvailabilityProbe {
     }
   }
 
-  /**
-   * A service that does not implement AbortMultipartUpload (405 or 501: s3rver answers
-   * MethodNotAllowed) counts as aborted: nothing the gateway could do later would abort it either,
-   * and the upload is forgotten in the metadata all the same. Its parts stay on the service until
-   * the service's own lifecycle rule removes them.
-   */
-  async abortMultipart(upload: MultipartHandle): Promise<void> {
+  /** A service that does not implement AbortMultipartUpload (405 or 501: s3rver) gives 'unsupported'. */
+  async abortMultipart(upload: MultipartHandle): Promise<void | 'unsupported'> {
     if (upload.backendUploadId === '') return;
     try {
       await this.#client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: upload.storageKey, UploadId: upload.backendUploadId }));
     } catch (err) {
-      if (codeOf(err) === 'NoSuchUpload' || statusOf(err) === 405 || statusOf(err) === 501) return;
+      if (codeOf(err) === 'NoSuchUpload') return;
+      if (statusOf(err) === 405 || statusOf(err) === 501) return 'unsupported';
       throw this.#wrap(err);
     }
   }

@@ -54,7 +54,10 @@ export function multipartExpiry(
             continue;
           }
           try {
-            await client.abortMultipart({ storageKey: upload.storageKey, backendUploadId: upload.backendUploadId });
+            const outcome = await client.abortMultipart({ storageKey: upload.storageKey, backendUploadId: upload.backendUploadId });
+            if (outcome === 'unsupported') {
+              logger.warn({ upload: upload.uploadId, backend: upload.backendName }, "the backend service cannot abort multipart uploads: this stale upload's parts stay there until its lifecycle rule removes them");
+            }
           } catch (err) {
             logger.warn({ upload: upload.uploadId, backend: upload.backendName, err: (err as Error).message }, 'a stale multipart upload waits: its backend could not abort it');
             continue;

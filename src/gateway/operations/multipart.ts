@@ -151,7 +151,10 @@ export async function completeMultipartUpload(ctx: S3Context): Promise<void> {
 
 export async function abortMultipartUpload(ctx: S3Context): Promise<void> {
   const upload = await uploadOf(ctx);
-  await ctx.deps.router.call(upload.backendName, (backend) => backend.abortMultipart(handleOf(upload)));
+  const outcome = await ctx.deps.router.call(upload.backendName, (backend) => backend.abortMultipart(handleOf(upload)));
+  if (outcome === 'unsupported') {
+    ctx.deps.logger.warn({ upload: upload.uploadId, backend: upload.backendName }, "the backend service cannot abort multipart uploads: this upload's parts stay there until its lifecycle rule removes them");
+  }
   try {
     await ctx.deps.store.multipart.abortUpload(upload.uploadId);
   } catch (err) {
