@@ -4,10 +4,11 @@
  * profiler on the gateway's thread only (the load generator is a worker thread of its own), and a
  * table of the functions with the most self time.
  *
- *   npm run bench:profile -- [--engine sqlite|postgres] [--backend memory|directory] [--method GET|PUT] [--clients n] [--seconds s] [--out file.cpuprofile]
+ *   npm run bench:profile -- [--engine sqlite|postgres] [--backend memory|directory] [--method GET|PUT] [--clients n] [--seconds s] [--out file.cpuprofile] [--no-profile]
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import { performance } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -22,6 +23,8 @@ const { values } = parseArgs({
     clients: { type: 'string', default: '16' },
     seconds: { type: 'string', default: '5' },
     out: { type: 'string' },
+    'no-profile': { type: 'boolean', default: false },
+    'put-first': { type: 'string', default: '0' },
   },
 });
 const engine = values.engine as 'sqlite' | 'postgres';
@@ -35,23 +38,33 @@ const rig = await startGatewayRig(engine, server, values.backend === 'directory'
 const client = new LoadClient();
 const job = { endpoint: rig.endpoint, prefix: `/${BUCKET}/small/`, keyCount: KEYS, concurrency: Number(values.clients), bodyBytes: SMALL };
 await client.small({ ...job, method: 'PUT', run: 'seed', durationMs: 0, seed: KEYS });
+if (Number(values['put-first']) > 0) await client.small({ ...job, method: 'PUT', run: 'before', durationMs: Number(values['put-first']) * 1000 });
 await client.small({ ...job, method, run: 'warm', durationMs: 1000 });
 
 const session = new Session();
-session.connect();
-await session.post('Profiler.enable');
-await session.post('Profiler.setSamplingInterval', { interval: 100 });
-await session.post('Profiler.start');
+const profiling = !values['no-profile'];
+if (profiling) {
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 100 });
+  await session.post('Profiler.start');
+}
+// The gateway thread's busy time (event-loop utilization) per request: CPU spent on this thread,
+// unlike the samples, which also count time the thread was descheduled while in a function.
+const elu = performance.eventLoopUtilization();
 const result = await client.small({ ...job, method, run: 'profile', durationMs: Number(values.seconds) * 1000 });
-const { profile } = await session.post('Profiler.stop');
-session.disconnect();
+const busy = performance.eventLoopUtilization(elu);
+const profile = profiling ? (await session.post('Profiler.stop')).profile : undefined;
+if (profiling) session.disconnect();
 await client.close();
 await rig.close();
 await server?.stop();
 rmSync(dir, { recursive: true, force: true });
 
-if (values.out) writeFileSync(values.out, JSON.stringify(profile));
 console.log(`${engine} ${values.backend} ${method} × ${values.clients} clients: ${Math.round(result.opsPerSecond)} ops/s, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms, errors ${result.errors}`);
+console.log(`gateway thread busy ${(100 * busy.utilization).toFixed(0)}%: ${((busy.active * 1000) / Math.max(1, result.ops)).toFixed(1)} µs per request`);
+if (!profile) process.exit(0);
+if (values.out) writeFileSync(values.out, JSON.stringify(profile));
 
 // Self time per function (sample counts × interval), then the top 30.
 const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
@@ -65,9 +78,7 @@ for (const [id, n] of counts) {
   self.set(name, (self.get(name) ?? 0) + n);
   total += n;
 }
-const per = total / Math.max(1, result.ops);
 console.log(`samples ${total}; ${(((profile.endTime - profile.startTime) / Math.max(1, result.ops))).toFixed(1)} µs of the thread per request`);
 for (const [name, n] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 30)) {
   console.log(`${((100 * n) / total).toFixed(1).padStart(5)}%  ${(((profile.endTime - profile.startTime) * n) / total / Math.max(1, result.ops)).toFixed(1).padStart(6)} µs  ${name}`);
 }
-void per;
