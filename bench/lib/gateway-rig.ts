@@ -191,9 +191,10 @@ export class MemoryBackend implements BackendClient {
   }
 }
 
-/** Object bytes that crossed the gateway on their way to or from a backend. */
+/** Object bytes that crossed the gateway on their way to or from a backend, and the time spent in the backend's Complete. */
 export interface ByteCounter {
   bytes: number;
+  completeMs: number;
 }
 
 function counted(stream: Readable, counter: ByteCounter): Readable {
@@ -216,6 +217,16 @@ export function countingBackend<B extends BackendClient>(backend: B, counter: By
       if (prop === 'put') return (key: string, body: Readable, size: number) => target.put(key, counted(body, counter), size);
       if (prop === 'putPart') return (u: MultipartHandle, p: PartRef & { partNumber: number }, body: Readable) => target.putPart(u, p, counted(body, counter));
       if (prop === 'get') return async (key: string, range?: ByteRange) => counted(await target.get(key, range), counter);
+      if (prop === 'completeMultipart') {
+        return async (...args: Parameters<BackendClient['completeMultipart']>) => {
+          const t0 = performance.now();
+          try {
+            return await target.completeMultipart(...args);
+          } finally {
+            counter.completeMs += performance.now() - t0;
+          }
+        };
+      }
       return (value as (...a: unknown[]) => unknown).bind(target);
     },
   });
@@ -246,7 +257,7 @@ export async function startGatewayRig(engine: EngineName, server: PostgresServer
     buckets: [BUCKET],
   };
   await checkDirectoryBackends(config, target.store);
-  const counter: ByteCounter = { bytes: 0 };
+  const counter: ByteCounter = { bytes: 0, completeMs: 0 };
   const client: BackendClient =
     backend.kind === 'memory' ? new MemoryBackend(BENCH_BACKEND) : backend.kind === 'directory' ? new DirectoryBackend(BENCH_BACKEND, backend.root) : new S3Backend(BENCH_BACKEND, backend.s3);
   // Counting adds a stream hop: only where the bytes are asked for (multipart), never in a throughput comparison.

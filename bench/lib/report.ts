@@ -91,8 +91,8 @@ export function printGateway(r: GatewayBenchResult): void {
   if (r.multipart.length > 0) {
     const m0 = r.multipart[0]!;
     table(`Multipart on s3rver, ${m0.parts} × ${m0.partBytes / 2 ** 20} MiB (part uploads MiB/s; Complete ms and object bytes through the gateway)`,
-      ['parts in flight', 'direct MiB/s', 'gateway MiB/s', 'ratio', 'direct Complete ms', 'gateway Complete ms', 'Complete bytes moved'],
-      r.multipart.map((m) => [String(m.inFlight), f1(m.directMiBps), f1(m.gatewayMiBps), f2(m.ratio), f1(m.directCompleteMs), f1(m.gatewayCompleteMs), String(m.completeBytesMoved)]));
+      ['parts in flight', 'direct MiB/s', 'gateway MiB/s', 'ratio', 'direct Complete ms', 'gateway Complete ms', "gateway's own share ms", 'Complete bytes moved'],
+      r.multipart.map((m) => [String(m.inFlight), f1(m.directMiBps), f1(m.gatewayMiBps), f2(m.ratio), f1(m.directCompleteMs), f1(m.gatewayCompleteMs), f1(m.gatewayOwnCompleteMs), String(m.completeBytesMoved)]));
   }
   if (r.ceiling.length > 0) {
     table('Load generator ceiling: a node:http server answering 200 with no work (4 KiB bodies)', ['clients', 'PUT ops/s', 'p50 ms', 'p99 ms', 'GET ops/s', 'p50 ms', 'p99 ms'],

@@ -78,6 +78,8 @@ export interface MultipartResult {
   readonly ratio: number;
   readonly directCompleteMs: number;
   readonly gatewayCompleteMs: number;
+  /** The gateway's own share of Complete: its whole time minus the time inside the backend's CompleteMultipartUpload. */
+  readonly gatewayOwnCompleteMs: number;
   /** Object bytes that went through the gateway to or from the backend during Complete. */
   readonly completeBytesMoved: number;
 }
@@ -341,20 +343,22 @@ async function multipart(client: LoadClient, s3rver: S3rverProcess, parts: numbe
     );
     const seconds = (performance.now() - t0) / 1000;
     const before = rig.counter.bytes;
+    const inBackendBefore = rig.counter.completeMs;
     const t1 = performance.now();
     await side.sdk.send(new CompleteMultipartUploadCommand({ Bucket: side.bucket, Key: key, UploadId, MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) } }));
     const completeMs = performance.now() - t1;
     const moved = rig.counter.bytes - before;
+    const inBackendMs = rig.counter.completeMs - inBackendBefore;
     const head = await side.sdk.send(new HeadObjectCommand({ Bucket: side.bucket, Key: key }));
     if (head.ContentLength !== parts * partBytes) throw new Error(`completed object holds ${head.ContentLength} bytes`);
-    return { mibps: (parts * partBytes) / MiB / seconds, completeMs, moved };
+    return { mibps: (parts * partBytes) / MiB / seconds, completeMs, moved, ownMs: completeMs - inBackendMs };
   };
   try {
     const results: MultipartResult[] = [];
     for (const inFlight of [1, 4]) {
       const d = await one(direct, `direct/multipart-${inFlight}`, inFlight);
       const g = await one(gateway, `multipart-${inFlight}`, inFlight);
-      results.push({ parts, partBytes, inFlight, directMiBps: d.mibps, gatewayMiBps: g.mibps, ratio: g.mibps / d.mibps, directCompleteMs: d.completeMs, gatewayCompleteMs: g.completeMs, completeBytesMoved: g.moved });
+      results.push({ parts, partBytes, inFlight, directMiBps: d.mibps, gatewayMiBps: g.mibps, ratio: g.mibps / d.mibps, directCompleteMs: d.completeMs, gatewayCompleteMs: g.completeMs, gatewayOwnCompleteMs: g.ownMs, completeBytesMoved: g.moved });
     }
     return results;
   } finally {
