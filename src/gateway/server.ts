@@ -2,9 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
 import type { Logger } from '../logging.js';
 import { countBytes, logAccess } from './access-log.js';
 import { AdmissionControl, watchForStalls } from './admission.js';
+import { answerClientError } from './client-error.js';
 import { verifySignature } from './auth/sigv4.js';
 import { S3Context, type GatewayDeps } from './context.js';
 import { S3Error } from './errors.js';
@@ -56,6 +58,7 @@ export function createGatewayServer(deps: GatewayDeps, runtime: GatewayRuntime =
   server.on('checkContinue', handle);
   // Node answers 417 to any other Expect value by itself; S3 ignores unknown expectations.
   server.on('checkExpectation', handle);
+  server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => answerClientError(err, socket, newRequestId(), deps.logger));
   return server;
 }
 

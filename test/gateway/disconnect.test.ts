@@ -225,12 +225,12 @@ describeEngines('gateway: client disconnect mid-upload', (engine) => {
     await waitFor('the gateway to close the connection', () => (socket.closed ? true : undefined));
     await closed;
 
-    // Never a success: either S3's IncompleteBody, or the connection closes (node:http's parser sees
-    // the early end of the body first and answers a bare `400 Bad Request` with `Connection: close`).
+    // Never a success: S3's IncompleteBody (from the operation, or from the clientError handler when
+    // node:http's parser sees the early end of the body first), or a connection closed unanswered.
     const status = /^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1];
     if (status !== undefined) {
       expect(answer, answer).toMatch(/^HTTP\/1\.1 400 /);
-      expect(answer.includes('<Code>IncompleteBody</Code>') || /\r\nConnection: close\r\n/i.test(answer), answer).toBe(true);
+      expect(answer, answer).toContain('<Code>IncompleteBody</Code>');
     }
     expectSameBytes(await getBytes(tg, 'short'), v1);
     expect((await tg.store.objects.head(`${BUCKET}/short`)).copies.map((c) => c.storageKey)).toEqual([v1Key]);

@@ -304,3 +304,57 @@ describe('errors: sub-resources and methods', () => {
     expect(sdk.status).toBe(400);
   });
 });
+
+describe('errors: requests node:http cannot parse', () => {
+  /** Writes `bytes` on a raw socket (then half-closes when `end`), and returns everything the gateway answered before closing. */
+  async function rawExchange(tg: TestGateway, bytes: string | Buffer, end: boolean): Promise<string> {
+    const { port, hostname } = new URL(tg.url);
+    const net = await import('node:net');
+    const socket = net.connect(Number(port), hostname);
+    let answer = '';
+    socket.setEncoding('latin1').on('data', (s: string) => (answer += s));
+    socket.on('error', () => {});
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.write(bytes);
+    if (end) socket.end();
+    await closed;
+    return answer;
+  }
+
+  function parse(answer: string): { status: number; headers: string; body: string } {
+    const split = answer.indexOf('\r\n\r\n');
+    return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1]), headers: answer.slice(0, split), body: answer.slice(split + 4) };
+  }
+
+  it('a malformed request line is 400 BadRequest as an S3 error document, with a request id, and the connection closes', async () => {
+    const tg = await startTestGateway('sqlite');
+    const r = parse(await rawExchange(tg, 'THIS IS NOT HTTP\r\n\r\n', false));
+    expect(r.status).toBe(400);
+    expect(r.headers).toMatch(/\r\nConnection: close/i);
+    expect(r.headers).toMatch(/\r\ncontent-type: application\/xml/i);
+    expect(r.body).toContain('<Code>BadRequest</Code>');
+    const id = /\r\nx-amz-request-id: ([0-9A-F]{16})/i.exec(r.headers)?.[1];
+    expect(id).toBeDefined();
+    expect(r.body).toContain(`<RequestId>${id}</RequestId>`);
+    expect(Buffer.byteLength(r.body)).toBe(Number(/\r\ncontent-length: (\d+)/i.exec(r.headers)?.[1]));
+  });
+
+  it('a header section over the limit is 400 RequestHeaderSectionTooLarge', async () => {
+    const tg = await startTestGateway('sqlite');
+    const r = parse(await rawExchange(tg, `GET /bkt/k HTTP/1.1\r\nHost: x\r\nx-amz-meta-big: ${'a'.repeat(32 * 1024)}\r\n\r\n`, false));
+    expect(r.status).toBe(400);
+    expect(r.body).toContain('<Code>RequestHeaderSectionTooLarge</Code>');
+  });
+
+  it('a body shorter than its Content-Length, then a half-close: 400 IncompleteBody, nothing stored', async () => {
+    const tg = await startTestGateway('sqlite', { buckets: ['bkt'] });
+    const url = new URL(tg.url);
+    const signer = new SignatureV4({ credentials: ADMIN, region: 'us-east-1', service: 's3', sha256: Sha256 });
+    const signed = await signer.sign(new HttpRequest({ method: 'PUT', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: '/bkt/short', headers: { host: url.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'content-length': '1000' } }));
+    const head = ['PUT /bkt/short HTTP/1.1', ...Object.entries(signed.headers).map(([k, v]) => `${k}: ${v}`), '', ''].join('\r\n');
+    const r = parse(await rawExchange(tg, Buffer.concat([Buffer.from(head, 'latin1'), Buffer.alloc(400, 1)]), true));
+    expect(r.status).toBe(400);
+    expect(r.body).toContain('<Code>IncompleteBody</Code>');
+    expect(await tg.store.objects.lookup('bkt/short')).toEqual([]);
+  });
+});
