@@ -75,6 +75,24 @@ export interface BackendClient extends BackendHousekeeping {
    */
   copyPart?(upload: MultipartHandle, partNumber: number, source: { readonly storageKey: string; readonly range?: ByteRange }): Promise<{ etag: string } | 'unsupported'>;
   /**
+   * Optional: stores at `destStorageKey` a copy of the bytes this same backend holds at
+   * `sourceStorageKey`, server-side, so that no byte flows through the gateway (S3: CopyObject).
+   * Only bytes are copied: the backend holds no metadata of the gateway's. The destination is a key
+   * of its own (a new write's), so nothing else is ever replaced; it holds the bytes once the promise
+   * resolves, as after put.
+   *
+   * Resolves to the backend's ETag of the new object, as the service answered it: the caller decides
+   * whether it can stand for the MD5 of the bytes (which the gateway records as the object's ETag),
+   * and streams the bytes through put instead when it cannot. Resolves to 'unsupported' when the
+   * service does not implement the call (S3: 501 NotImplemented or 405 MethodNotAllowed): nothing
+   * was written, and asking again will not help. Throws BackendObjectMissing when there are no
+   * bytes at `sourceStorageKey`, and otherwise as put does.
+   *
+   * Backends without it (directory: a file copy would gain nothing over streaming, and a hard link
+   * would tie the cleanups of two storage keys together) always get copies streamed through put.
+   */
+  copyObject?(sourceStorageKey: string, destStorageKey: string): Promise<{ etag: string } | 'unsupported'>;
+  /**
    * Drops the backend's side of an upload (its parts). Idempotent. 'unsupported' when the service
    * does not implement the call (S3: 405 or 501, as s3rver answers): nothing later could abort it
    * either, so the caller forgets the upload and says so in the log; its parts stay on the service

@@ -4,6 +4,7 @@ import { Readable, Transform } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
@@ -71,7 +72,8 @@ function isUnreachable(err: unknown): boolean {
  * A client multipart upload is a native multipart upload here: parts go to UploadPart, completion
  * is one CompleteMultipartUpload (the service assembles the object; no byte comes back), abort is
  * AbortMultipartUpload. The parts' own storage keys (which the store hands out) are never written.
- * A part copied from an object on this same backend is UploadPartCopy (copyPart): the service copies.
+ * A part copied from an object on this same backend is UploadPartCopy (copyPart), and an object
+ * copied from one on this same backend is CopyObject (copyObject): the service copies.
  *
  * "Cannot answer" is always thrown (as BackendUnavailableError when the service is unreachable or
  * failing), never read as "absent": a 404 from HeadObject says nothing about a bucket that is gone,
@@ -218,7 +220,7 @@ export class S3Backend implements BackendClient, AvailabilityProbe {
           Key: upload.storageKey,
           UploadId: uploadId,
           PartNumber: partNumber,
-          CopySource: `${this.bucket}/${encodeURIComponent(source.storageKey).replaceAll('%2F', '/')}`,
+          CopySource: copySourceOf(this.bucket, source.storageKey),
           ...(source.range ? { CopySourceRange: `bytes=${source.range.start}-${source.range.end}` } : {}),
         }),
       );
@@ -230,6 +232,34 @@ export class S3Backend implements BackendClient, AvailabilityProbe {
       throw this.#wrap(err);
     }
     if (etag === undefined || etag === '') throw new Error('UploadPartCopy answered without an ETag');
+    return { etag };
+  }
+
+  /**
+   * CopyObject within this backend's own bucket: the service copies the bytes. CopySource is encoded
+   * as copyPart encodes it. No metadata directive or header of the gateway's is sent: the service's
+   * own (empty) metadata of the source comes along, the client's stays in the metadata store. A
+   * service that does not implement it answers 501 or 405: 'unsupported'. A missing source is
+   * NoSuchKey: BackendObjectMissing.
+   */
+  async copyObject(sourceStorageKey: string, destStorageKey: string): Promise<{ etag: string } | 'unsupported'> {
+    let etag: string | undefined;
+    try {
+      const res = await this.#client.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key: destStorageKey,
+          CopySource: copySourceOf(this.bucket, sourceStorageKey),
+        }),
+      );
+      etag = res.CopyObjectResult?.ETag;
+    } catch (err) {
+      const status = statusOf(err);
+      if (status === 501 || status === 405 || codeOf(err) === 'NotImplemented') return 'unsupported';
+      if (codeOf(err) === 'NoSuchKey') throw new BackendObjectMissing(this.name, sourceStorageKey);
+      throw this.#wrap(err);
+    }
+    if (etag === undefined || etag === '') throw new Error('CopyObject answered without an ETag');
     return { etag };
   }
 
@@ -351,6 +381,14 @@ export class S3Backend implements BackendClient, AvailabilityProbe {
     (wrapped as Error & { cause?: unknown }).cause = err;
     return wrapped;
   }
+}
+
+/**
+ * The `x-amz-copy-source` of a key of `bucket`: `bucket/key` with the key percent-encoded, `/` kept
+ * as it is (services that decode the value with decodeURI, as s3rver does, would keep a `%2F`).
+ */
+function copySourceOf(bucket: string, storageKey: string): string {
+  return `${bucket}/${encodeURIComponent(storageKey).replaceAll('%2F', '/')}`;
 }
 
 function quoted(etag: string): string {
