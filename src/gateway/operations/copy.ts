@@ -1,8 +1,11 @@
 import { pipeline } from 'node:stream/promises';
-import type { ObjectInfo } from '../../store/core/types.js';
+import { NoSpaceError } from '../../store/core/errors.js';
+import type { BeginWriteInput } from '../../store/core/objects.js';
+import type { CommitResult, ObjectInfo } from '../../store/core/types.js';
 import { md5Tap, openCopy, writePinned, writeWithFailover } from '../backend-io.js';
 import type { BackendClient, ByteRange, MultipartHandle } from '../../backends/backend-client.js';
 import type { Readable } from 'node:stream';
+import { BackendCircuitOpen } from '../routing/backend-router.js';
 import { isBackendFailure } from '../routing/circuit-breaker.js';
 import { checkConditions } from '../conditions.js';
 import type { S3Context } from '../context.js';
@@ -73,6 +76,13 @@ async function copyBytes(ctx: S3Context, source: ObjectInfo, range: ByteRange | 
   return tap.hex();
 }
 
+/**
+ * CopyObject: a new object (a new write, with its own storage key) holding the source's bytes. When
+ * the source has a copy on a backend that can copy objects itself and has room, that backend copies
+ * them (copyOnSourceBackend) and no byte flows through the gateway; otherwise the bytes stream from
+ * the source's first readable copy to whichever backend the placement picks. Either way the write is
+ * admitted (quota) and committed by the store, and its ETag is the MD5 of the bytes.
+ */
 export async function copyObject(ctx: S3Context): Promise<void> {
   const { store, buckets, config } = ctx.deps;
   await buckets.require(ctx.bucket);
@@ -91,22 +101,147 @@ export async function copyObject(ctx: S3Context): Promise<void> {
     throw new S3Error('InvalidRequest', `The specified copy source is larger than the maximum allowable size for a copy source: ${config.server.maxObjectBytes}`);
   }
   const meta = directive === 'REPLACE' ? metadataFromRequest(ctx.req.headers) : { contentType: source.info.contentType, userMetadata: source.info.userMetadata };
-  let md5 = '';
-  // Each attempt re-reads the source, so a failing destination backend can always be replaced.
-  const { copy } = await writeWithFailover(
-    ctx.deps,
-    {
-      begin: (candidates) =>
-        store.objects.beginWrite({ objectKey: ctx.objectKey, sizeBytes: source.info.sizeBytes, contentType: meta.contentType, userMetadata: meta.userMetadata, candidates }),
-      write: async (backend, intent) => {
-        md5 = await copyBytes(ctx, source.info, undefined, (stream) => backend.put(intent.storageKey, stream, source.info.sizeBytes));
+  const write = { objectKey: ctx.objectKey, sizeBytes: source.info.sizeBytes, contentType: meta.contentType, userMetadata: meta.userMetadata };
+  const onSource = await copyOnSourceBackend(ctx, source.info, write);
+  let copy = onSource.committed?.copy;
+  if (copy === undefined) {
+    // A backend whose server-side copy just failed is not offered the streamed copy again.
+    const failed = onSource.failedBackend;
+    let md5 = '';
+    // Each attempt re-reads the source, so a failing destination backend can always be replaced.
+    ({ copy } = await writeWithFailover(
+      ctx.deps,
+      {
+        begin: (offered) => {
+          const candidates = offered.filter((name) => name !== failed);
+          if (candidates.length === 0) throw noBackendForWrite();
+          return store.objects.beginWrite({ ...write, candidates });
+        },
+        write: async (backend, intent) => {
+          md5 = await copyBytes(ctx, source.info, undefined, (stream) => backend.put(intent.storageKey, stream, source.info.sizeBytes));
+        },
+        commit: (intent) => store.objects.commitWrite(intent, { etag: `"${md5}"` }),
       },
-      commit: (intent) => store.objects.commitWrite(intent, { etag: `"${md5}"` }),
-    },
-    ctx.clientGone,
-  );
+      ctx.clientGone,
+    ));
+  }
   ctx.deps.outage?.rememberWrite(copy);
   sendXml(ctx.res, 200, 'CopyObjectResult', { LastModified: copy.createdAt, ETag: copy.etag });
+}
+
+/** As writeWithFailover answers when no backend is left to try. */
+function noBackendForWrite(): S3Error {
+  return new S3Error('ServiceUnavailable', 'No backend can take this write right now; please retry.', { headers: { 'Retry-After': '5' } });
+}
+
+/**
+ * Backend clients whose service answered that it does not implement copyObject: every later
+ * CopyObject streams at once, without asking them again (until the gateway restarts). Kept apart
+ * from the part copies' memory: a service may implement one call and not the other.
+ */
+const objectStreamOnly = new WeakSet<BackendClient>();
+
+/**
+ * CopyObject by the backend itself: when the source has a copy on a backend that can copy objects
+ * server-side (copyObject: S3 CopyObject), may take writes now (breaker, monthly limits) and has
+ * room for the new object, the write is admitted pinned to that backend and the backend copies the
+ * bytes, so none flows through the gateway. The new object's ETag is the one the streamed path
+ * records, the MD5 of the bytes; so only a source whose ETag is that MD5 (single-part) is copied
+ * this way, and only when the backend's ETag of the copy is that same MD5. Otherwise, or when the
+ * backend cannot copy (remembered), refuses the copy with a 4xx, or lost the source's bytes, the
+ * bytes stream through the gateway into the same admitted write, as UploadPartCopy does.
+ *
+ * Answers the committed write, or nothing when the caller must copy with the normal placement and
+ * streaming: no such backend, none with room (NoSpace), or the backend failed (`failedBackend`:
+ * the write admitted on it was aborted, its storage key queued for cleanup). Any other failure,
+ * the commit's included, aborts the write and is thrown, as the streamed path throws it.
+ */
+async function copyOnSourceBackend(
+  ctx: S3Context,
+  source: ObjectInfo,
+  write: Omit<BeginWriteInput, 'backendName' | 'candidates'>,
+): Promise<{ committed?: CommitResult; failedBackend?: string }> {
+  const sourceMd5 = PLAIN_MD5.exec(source.etag)?.[1]?.toLowerCase();
+  // A multipart source: the streamed path records the MD5 of its bytes, which nothing here knows.
+  if (sourceMd5 === undefined) return {};
+  const { router, store } = ctx.deps;
+  const writable = new Set(router.writeCandidates());
+  for (const sourceCopy of source.copies) {
+    const backendName = sourceCopy.backendName;
+    if (!writable.has(backendName)) continue;
+    // The router's own client, not the one a call gets (a proxy that labels the call by the first method looked up).
+    const client = router.client(backendName);
+    if (client.copyObject === undefined || objectStreamOnly.has(client)) continue;
+    let intent;
+    try {
+      intent = await store.objects.beginWrite({ ...write, backendName });
+    } catch (err) {
+      if (err instanceof NoSpaceError) continue;
+      throw err;
+    }
+    let etag = '';
+    try {
+      const committed = await writePinned(
+        ctx.deps,
+        intent,
+        async (backend) => {
+          if (await copyObjectOnBackend(ctx, backendName, backend, client, sourceCopy.storageKey, intent.storageKey, sourceMd5)) {
+            etag = `"${sourceMd5}"`;
+            return { ingressBytes: 0 };
+          }
+          const md5 = await copyBytes(ctx, source, undefined, (stream) => backend.put(intent.storageKey, stream, source.sizeBytes));
+          etag = `"${md5}"`;
+          return undefined;
+        },
+        () => store.objects.commitWrite(intent, { etag }),
+        ctx.clientGone,
+      );
+      return { committed };
+    } catch (err) {
+      const backendFailed = err instanceof BackendCircuitOpen || (isBackendFailure(err) && !ctx.clientGone());
+      if (!backendFailed) throw err;
+      ctx.deps.logger.warn({ backend: backendName, err: (err as Error).message }, "the copy failed on its source's backend; copying it to another backend");
+      return { failedBackend: backendName };
+    }
+  }
+  return {};
+}
+
+/**
+ * Asks `backend` to copy the bytes at `sourceKey` to `destKey` itself. True when it did and its ETag
+ * of the copy is `md5` (the source's, which the new object records); false when the bytes must be
+ * streamed instead: the backend cannot copy (remembered), the source's copy is missing or the
+ * service refused the copy with a 4xx, or its ETag is another (streaming replaces what it made at
+ * `destKey`). A backend failure (5xx, unreachable) is thrown.
+ */
+async function copyObjectOnBackend(
+  ctx: S3Context,
+  backendName: string,
+  backend: BackendClient,
+  client: BackendClient,
+  sourceKey: string,
+  destKey: string,
+  md5: string,
+): Promise<boolean> {
+  const log = { backend: backendName, storageKey: sourceKey };
+  let answer: { etag: string } | 'unsupported';
+  try {
+    answer = await backend.copyObject!(sourceKey, destKey);
+  } catch (err) {
+    if (isBackendFailure(err)) throw err;
+    ctx.deps.logger.warn({ ...log, err: (err as Error).message }, 'the backend did not copy the object itself; streaming it through the gateway');
+    return false;
+  }
+  if (answer === 'unsupported') {
+    objectStreamOnly.add(client);
+    ctx.deps.logger.info({ backend: backendName }, 'the backend does not copy objects itself (CopyObject not implemented); object copies from it stream through the gateway');
+    return false;
+  }
+  if (PLAIN_MD5.exec(answer.etag)?.[1]?.toLowerCase() !== md5) {
+    ctx.deps.logger.warn({ ...log, etag: answer.etag }, "the backend's ETag of a copied object is not the source's MD5; streaming the object through the gateway instead");
+    return false;
+  }
+  return true;
 }
 
 /**
