@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { guessObjectKey } from '../src/store/core/backend-check.js';
 import { InvalidArgumentError, NoSpaceError, NotFoundError, PreconditionFailedError } from '../src/store/core/errors.js';
-import { MAX_OBJECT_KEY_BYTES } from '../src/store/core/keys.js';
+import { MAX_OBJECT_KEY_BYTES, versionPrefixes } from '../src/store/core/keys.js';
 import type { MetadataStore } from '../src/store/core/store.js';
 import { describeEngines } from './support/engines.js';
 import { closeStores, expectLedgerConsistent, openTestStore } from './support/store.js';
@@ -19,16 +20,33 @@ async function quotaOf(store: MetadataStore, backend: string) {
 }
 
 describeEngines('objects and quota', (engine) => {
-  it('storage keys: readable `{key}!{id}` when every segment before the last is a plain name; the key\'s hash otherwise', async () => {
+  it('storage keys: readable when every backend keeps the key as it is; escaped (reversibly) for empty or dot segments; hashed when too long', async () => {
     const { store } = await openTestStore(engine);
     const keyOf = async (objectKey: string) => (await store.objects.beginWrite({ objectKey, sizeBytes: 1 })).storageKey;
-    expect(await keyOf('b/dir/file.txt')).toMatch(/^b\/dir\/file\.txt![0-9a-f-]{36}$/);
-    expect(await keyOf('b/trailing/')).toMatch(/^b\/trailing\/![0-9a-f-]{36}$/);
-    expect(await keyOf('b/dir/..')).toMatch(/^b\/dir\/\.\.![0-9a-f-]{36}$/); // the last segment gets the id
-    // S3 services that map keys onto paths fold these (s3rver answers `a//b` with an error).
-    for (const folded of ['b//double', 'b/./here', 'b/../up', 'b/x//y/z']) {
-      expect(await keyOf(folded), folded).toMatch(/^~long\/[0-9a-f]{64}![0-9a-f-]{36}$/);
+    const ID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+    expect(await keyOf('b/dir/file.txt')).toMatch(new RegExp(`^b/dir/file\\.txt!${ID}$`));
+    expect(await keyOf('b/trailing/')).toMatch(new RegExp(`^b/trailing/!${ID}$`));
+    expect(await keyOf('b/dir/..')).toMatch(new RegExp(`^b/dir/\\.\\.!${ID}$`)); // the last segment gets the id
+    expect(await keyOf('b/100%')).toMatch(new RegExp(`^b/100%!${ID}$`));
+    // S3 services that map keys onto paths fold these (s3rver answers `a//b` with an error): escaped,
+    // and backends check reads the object key back from the storage key.
+    const escaped: Record<string, string> = {
+      'b//double': '~esc/b/%/double!',
+      'b/./here': '~esc/b/%2E/here!',
+      'b/../up': '~esc/b/%2E%2E/up!',
+      'b/x//y/%2E/50%': '~esc/b/x/%/y/%252E/50%25!',
+    };
+    for (const [objectKey, prefix] of Object.entries(escaped)) {
+      const storageKey = await keyOf(objectKey);
+      expect(storageKey.startsWith(prefix), `${objectKey} -> ${storageKey}`).toBe(true);
+      expect(guessObjectKey(storageKey)).toBe(objectKey);
+      expect(versionPrefixes(objectKey)).toContain(prefix);
+      expect(versionPrefixes(objectKey)).toContain(`${objectKey}!`); // where an older release wrote it
     }
+    expect(guessObjectKey(await keyOf('b/plain/key'))).toBe('b/plain/key');
+    // A segment longer than a file name, or a key longer than a backend takes: the hash.
+    expect(await keyOf(`b/${'s'.repeat(250)}`)).toMatch(new RegExp(`^~long/[0-9a-f]{64}!${ID}$`));
+    expect(await keyOf(`b/${'d/'.repeat(500)}x`)).toMatch(new RegExp(`^~long/[0-9a-f]{64}!${ID}$`));
   });
 
   it('begin write admits the bytes as in-flight; commit makes them used and the object readable', async () => {

@@ -174,7 +174,8 @@ async function withoutCompletedParts(client: BackendClient, listed: readonly str
   if (owners.size === 0) return unknown;
   const partsOfObjects = new Set<string>();
   for (const key of listed) {
-    if (!known.has(key) || !owners.has(guessObjectKey(key))) continue;
+    // Parts and their object share the storage key's own prefix (escaped or not) before `!{id}`.
+    if (!known.has(key) || !owners.has(key.slice(0, Math.max(0, key.lastIndexOf('!'))))) continue;
     for (const part of (await client.partKeys(key)) ?? []) partsOfObjects.add(part);
   }
   return unknown.filter((k) => !partsOfObjects.has(k));

@@ -1,4 +1,5 @@
 import type { BackendClient } from '../../backends/backend-client.js';
+import { versionPrefixes } from '../../store/core/keys.js';
 import type { ObjectInfo } from '../../store/core/types.js';
 import { S3Error } from '../errors.js';
 
@@ -30,21 +31,24 @@ export function outageError(message: string, cause?: unknown): S3Error {
  * A backend that cannot answer (or has no client here) could hold a newer version: 503 too.
  */
 export async function confirmCached(info: ObjectInfo, backendNames: readonly string[], backends: ReadonlyMap<string, BackendClient>): Promise<ObjectInfo> {
-  const prefixes = new Set(info.copies.map((c) => versionPrefix(c.storageKey)));
-  const prefix = [...prefixes][0];
-  if (prefixes.size !== 1 || prefix === undefined) throw outageError('The metadata database is unavailable and the location of this object cannot be confirmed; please retry.');
+  // Every form a version of this key may be stored under (a version written before the escaped
+  // form existed sits under the readable prefix): a newer version under another form must be seen.
+  const prefixes = versionPrefixes(info.objectKey);
+  if (info.copies.some((c) => { const p = versionPrefix(c.storageKey); return p === undefined || !prefixes.includes(p); })) {
+    throw outageError('The metadata database is unavailable and the location of this object cannot be confirmed; please retry.');
+  }
   await Promise.all(
     backendNames.map(async (name) => {
       const backend = backends.get(name);
       if (!backend) throw outageError('The metadata database is unavailable and a backend that may hold this object cannot be asked; please retry.');
-      let keys: string[];
+      const keys: string[] = [];
       try {
-        keys = await backend.list(prefix);
+        for (const prefix of prefixes) keys.push(...(await backend.list(prefix)));
       } catch (err) {
         throw outageError('The metadata database is unavailable and a backend that may hold this object did not answer; please retry.', err);
       }
       const expected = new Set(info.copies.filter((c) => c.backendName === name).map((c) => c.storageKey));
-      const versions = keys.filter((k) => isVersionKey(prefix, k));
+      const versions = keys.filter((k) => prefixes.some((prefix) => isVersionKey(prefix, k)));
       if (versions.length !== expected.size || versions.some((k) => !expected.has(k))) {
         throw outageError('The metadata database is unavailable and it cannot be told which version of this object is the newest; please retry.');
       }

@@ -1,7 +1,7 @@
 import type { StoreContext } from './context.js';
 import { InvalidArgumentError, PreconditionFailedError } from './errors.js';
 import type { TxQueries } from './generated/queries.js';
-import { MAX_STORAGE_KEY_BYTES, validateObjectKey, validateSize } from './keys.js';
+import { MAX_STORAGE_KEY_BYTES, objectKeyOfVersionPrefix, validateObjectKey, validateSize } from './keys.js';
 import { LedgerChanges } from './ledger-changes.js';
 import { validateContentType, validateEtag, validateLimit } from './object-input.js';
 import { toCopy } from './rows.js';
@@ -40,11 +40,12 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * The object key a storage key was most likely written for: the part before the last `!` when what
- * follows is a UUID-shaped id (storageKeyFor's `{objectKey}!{id}`), else the whole storage key.
+ * follows is a UUID-shaped id (storageKeyFor's `{objectKey}!{id}`, an escaped form decoded), else the
+ * whole storage key (a hashed form keeps its `~long/{hash}`: the key it stands for is unknown).
  */
 export function guessObjectKey(storageKey: string): string {
   const bang = storageKey.lastIndexOf('!');
-  if (bang > 0 && UUID.test(storageKey.slice(bang + 1))) return storageKey.slice(0, bang);
+  if (bang > 0 && UUID.test(storageKey.slice(bang + 1))) return objectKeyOfVersionPrefix(storageKey.slice(0, bang + 1)) ?? storageKey.slice(0, bang);
   return storageKey;
 }
 

@@ -38,25 +38,72 @@ export function newId(): string {
 
 /**
  * Each write gets its own storage key, so a new write never overwrites the bytes of the copy that is
- * current until its metadata commits (lessons.md #6). Readable when it fits and every backend can
- * store it: `{key}!{id}`; otherwise the key's hash stands in for it.
+ * current until its metadata commits (lessons.md #6). The forms, in order of preference:
+ * - `{key}!{id}`, readable, when every backend can store the key as it is;
+ * - `~esc/{escaped key}!{id}` when a segment before the last is empty, `.` or `..` (`a//b`, `/a`,
+ *   `a/../b`): S3 services that map keys onto file paths fold or refuse those (s3rver answers `a//b`
+ *   with an error and stores `a/../b` as `b`). Reversible (objectKeyOfStorageKey), so `backends
+ *   check` can still tell which object such bytes belong to (objectKeyOfVersionPrefix);
+ * - `~long/{sha256 of the key}!{id}` when the readable or escaped form would be longer than a
+ *   backend takes, or a path segment longer than a file name can be.
+ * The id's suffix (`.partN`) follows it in every form.
  */
 export function storageKeyFor(objectKey: string, id: string, suffix = ''): string {
-  const readable = `${objectKey}!${id}${suffix}`;
-  if (Buffer.byteLength(readable, 'utf8') <= MAX_STORAGE_KEY_BYTES && pathSafe(objectKey)) return readable;
-  return `~long/${createHash('sha256').update(objectKey).digest('hex')}!${id}${suffix}`;
+  return `${versionPrefixOf(objectKey, `!${id}${suffix}`)}${id}${suffix}`;
 }
 
 /**
- * Whether S3-compatible services that map keys onto file paths keep the key as it is: an empty,
- * `.` or `..` segment before the last (`a//b`, `/a`, `a/./b`) is folded or rejected by some (s3rver
- * answers `a//b` with an error and stores `a/../b` as `b`). The last segment is always safe: the id
- * follows it.
+ * Every prefix a version of `objectKey` may be stored under, whichever form wrote it (a key written
+ * before the escaped form existed is under its readable prefix, later versions under the escaped
+ * one). Outage mode lists them all, so an older or a newer version under another form is never
+ * missed.
  */
-function pathSafe(objectKey: string): boolean {
+export function versionPrefixes(objectKey: string): string[] {
+  const fits = (prefix: string) => Buffer.byteLength(prefix, 'utf8') + 36 <= MAX_STORAGE_KEY_BYTES;
   const segments = objectKey.split('/');
-  segments.pop();
-  return segments.every((s) => s !== '' && s !== '.' && s !== '..');
+  const forms = [`${objectKey}!`, `${ESCAPED}${escapeSegments(segments)}!`].filter(fits);
+  return [...new Set([...forms, hashedPrefix(objectKey)])];
+}
+
+/** The object key of a version prefix (`…!`), when its form says (readable or escaped); undefined for a hashed one. */
+export function objectKeyOfVersionPrefix(prefixOfVersion: string): string | undefined {
+  if (!prefixOfVersion.endsWith('!')) return undefined;
+  const body = prefixOfVersion.slice(0, -1);
+  if (body.startsWith(HASHED)) return undefined;
+  if (!body.startsWith(ESCAPED)) return body;
+  const segments = body.slice(ESCAPED.length).split('/');
+  return segments.map((s) => (s === '%' ? '' : s.replace(/%(25|2E)/g, (_m, hex: string) => (hex === '25' ? '%' : '.')))).join('/');
+}
+
+const ESCAPED = '~esc/';
+const HASHED = '~long/';
+/** A file name's limit on the file systems s3rver-like services store keys on. */
+const MAX_SEGMENT_BYTES = 255;
+
+function versionPrefixOf(objectKey: string, longestTail: string): string {
+  const segments = objectKey.split('/');
+  const last = segments.length - 1;
+  const tooLongSegment = segments.some((seg, i) => Buffer.byteLength(seg, 'utf8') + (i === last ? Buffer.byteLength(longestTail) : 0) > MAX_SEGMENT_BYTES);
+  const plain = segments.every((seg, i) => i === last || (seg !== '' && seg !== '.' && seg !== '..'));
+  const prefix = plain ? `${objectKey}!` : `${ESCAPED}${escapeSegments(segments)}!`;
+  if (!tooLongSegment && Buffer.byteLength(prefix, 'utf8') + Buffer.byteLength(longestTail) - 1 <= MAX_STORAGE_KEY_BYTES) return prefix;
+  return hashedPrefix(objectKey);
+}
+
+/** `%` → `%25` everywhere; an empty segment before the last → `%`, `.` → `%2E`, `..` → `%2E%2E`. */
+function escapeSegments(segments: readonly string[]): string {
+  const last = segments.length - 1;
+  return segments
+    .map((seg, i) => {
+      const text = seg.replaceAll('%', '%25');
+      if (i === last) return text;
+      return text === '' ? '%' : text === '.' ? '%2E' : text === '..' ? '%2E%2E' : text;
+    })
+    .join('/');
+}
+
+function hashedPrefix(objectKey: string): string {
+  return `${HASHED}${createHash('sha256').update(objectKey).digest('hex')}!`;
 }
 
 /**
