@@ -30,9 +30,11 @@ async function fromFirstCopy<T>(deps: GatewayDeps, copies: readonly ObjectCopy[]
   let lastError: unknown;
   for (const copy of deps.router.readOrder(copies)) {
     try {
-      const stream = await deps.router.call(copy.backendName, (backend) => backend.get(copy.storageKey, range));
+      // `take` runs inside the breaker's call: a body that fails while it is read (a reset, a
+      // timeout) counts against its backend like a failed open does.
+      const result = await deps.router.call(copy.backendName, async (backend) => take(await backend.get(copy.storageKey, range), copy));
       deps.store.usage.record(copy.backendName, { apiRequests: 1, egressBytes: range ? range.end - range.start + 1 : copy.sizeBytes });
-      return await take(stream, copy);
+      return result;
     } catch (err) {
       lastError = err;
       deps.logger.warn(
@@ -44,12 +46,18 @@ async function fromFirstCopy<T>(deps: GatewayDeps, copies: readonly ObjectCopy[]
   throw new S3Error('ServiceUnavailable', 'No copy of this object could be read right now; please retry.', { cause: lastError, headers: { 'Retry-After': '5' } });
 }
 
-/** Every byte of `stream`, which must be exactly `length` bytes long. */
+/**
+ * Every byte of `stream`, which must be exactly `length` bytes long. A stream that closes without
+ * ending (destroyed without an error) fails too, as pipeline's premature close would: never a hang.
+ */
 function collect(stream: Readable, length: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let received = 0;
+    let settled = false;
     const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
       stream.destroy();
       reject(err);
     };
@@ -59,9 +67,11 @@ function collect(stream: Readable, length: number): Promise<Buffer> {
       else chunks.push(chunk);
     });
     stream.once('error', fail);
+    stream.once('close', () => fail(new Error(`the backend's stream closed after ${received} of ${length} bytes, before its end`)));
     stream.once('end', () => {
-      if (received !== length) reject(new Error(`the backend sent ${received} of the ${length} bytes the metadata records`));
-      else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received));
+      if (received !== length) return fail(new Error(`the backend sent ${received} of the ${length} bytes the metadata records`));
+      settled = true;
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received));
     });
   });
 }

@@ -1,7 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { renameSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterEach, expect, it } from 'vitest';
+import type { ByteRange } from '../../src/backends/backend-client.js';
+import { DirectoryBackend } from '../../src/backends/directory.js';
 import { describeEngines } from '../support/engines.js';
 import { closeGateways, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { expectLedgerConsistent } from '../support/store.js';
@@ -95,6 +98,33 @@ describeEngines('gateway routing over several backends', (engine) => {
     expect(out.ContentType).toBe('text/x-test');
     expect(out.Metadata).toEqual({ m: '1' });
     renameSync(`${root}.away`, root);
+  });
+
+  it(`a small object's copy whose stream closes halfway without an error is replaced by the next copy, and its breaker counts nothing [${engine}]`, async () => {
+    const tg = await startTestGateway(engine, { backends: [{ name: 'a', bytesLimit: 0 }, { name: 'b', bytesLimit: 0 }], buckets: ['bkt'] });
+    const s3 = tg.client();
+    const small = randomBytes(10_000);
+    await s3.send(new PutObjectCommand({ Bucket: 'bkt', Key: 'small', Body: small }));
+    expect(await backendOf(tg, 'small')).toEqual(['a']);
+    const intent = await tg.store.objects.beginCopy({ objectKey: 'bkt/small', backendName: 'b' });
+    await tg.backends.get('b')!.put(intent.storageKey, Readable.from([small]), small.length);
+    await tg.store.objects.commitCopy(intent);
+    // Fault injection: backend a gives the first half, then its stream is destroyed without an error.
+    const a = tg.backends.get('a') as DirectoryBackend;
+    let halfStreams = 0;
+    a.get = async (storageKey: string, range?: ByteRange): Promise<Readable> => {
+      const chunks: Buffer[] = [];
+      for await (const c of await DirectoryBackend.prototype.get.call(a, storageKey, range)) chunks.push(c as Buffer);
+      const half = new Readable({ read() {} });
+      half.push(Buffer.concat(chunks).subarray(0, small.length >> 1));
+      setTimeout(() => half.destroy(), 20);
+      halfStreams++;
+      return half;
+    };
+    const out = await s3.send(new GetObjectCommand({ Bucket: 'bkt', Key: 'small' }));
+    expect(Buffer.from(await out.Body!.transformToByteArray()).equals(small)).toBe(true);
+    expect(halfStreams).toBe(1);
+    expect(tg.gateway.deps.router.states()).toEqual({ a: 'closed', b: 'closed' });
   });
 
   it(`monthly limits: a backend past its request limit is skipped for writes; a failing or over-limit backend still serves the only copy; limits count flushed totals and unflushed counters [${engine}]`, async () => {
