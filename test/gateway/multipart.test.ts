@@ -529,6 +529,26 @@ describeEngines('gateway ?partNumber from the part sizes in the metadata', (engi
     expect(backend.partRangeCalls).toBe(0);
   });
 
+  it('?partNumber of an empty last part: 200 with no bytes and no Content-Range (a range of 0 bytes cannot be written)', async () => {
+    const { s3 } = await partBlindGateway(engine);
+    const key = 'parts/empty-last.bin';
+    const first = randomBytes(5 * MiB);
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: key }));
+    const e1 = await s3.send(new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId, PartNumber: 1, Body: first }));
+    const e2 = await s3.send(new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId, PartNumber: 2, Body: Buffer.alloc(0) }));
+    await s3.send(new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key: key, UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: e1.ETag }, { PartNumber: 2, ETag: e2.ETag }] } }));
+    const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key, PartNumber: 2 }));
+    expect(head.$metadata.httpStatusCode).toBe(200);
+    expect(head.ContentLength).toBe(0);
+    expect(head.ContentRange).toBeUndefined();
+    expect(head.PartsCount).toBe(2);
+    const got = await getBytes(s3, key, { PartNumber: 2 });
+    expect(got.bytes.length).toBe(0);
+    const one = await getBytes(s3, key, { PartNumber: 1 });
+    expect(one.r.ContentRange).toBe(`bytes 0-${first.length - 1}/${first.length}`);
+    expect(one.bytes.equals(first)).toBe(true);
+  });
+
   it('a copy of a multipart object (CopyObject) is a single-part object: its part 1 is the whole object', async () => {
     const { tg, s3, backend } = await partBlindGateway(engine);
     const { whole } = await threePartObject(s3, 'parts/source.bin');

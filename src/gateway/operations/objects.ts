@@ -105,11 +105,14 @@ async function readObject(ctx: S3Context, withBody: boolean): Promise<void> {
   );
   const partNumberText = ctx.route.query.get('partNumber');
   let range: ResolvedRange | undefined;
+  /** A 0-byte part (a last part may be empty): no bytes, so no Content-Range to give. */
+  let emptyPart = false;
   const headers: Record<string, string | number> = objectHeaders(info);
   if (partNumberText !== null) {
     if (ctx.header('range') !== undefined) throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter.');
     const r = await partRange(ctx, info, partNumberText);
-    range = r.range;
+    range = r.range && r.range.end >= r.range.start ? r.range : undefined;
+    emptyPart = r.range !== undefined && range === undefined;
     if (r.partsCount > 1) headers['x-amz-mp-parts-count'] = r.partsCount;
   } else if (ifRangeHolds(ctx.header('if-range'), info)) {
     range = parseRange(ctx.header('range'), info.sizeBytes);
@@ -118,7 +121,7 @@ async function readObject(ctx: S3Context, withBody: boolean): Promise<void> {
     const value = ctx.route.query.get(param);
     if (value !== null) headers[header] = value;
   }
-  const length = range ? range.end - range.start + 1 : info.sizeBytes;
+  const length = range ? range.end - range.start + 1 : emptyPart ? 0 : info.sizeBytes;
   headers['Content-Length'] = length;
   if (range) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${info.sizeBytes}`;
   const status = range ? 206 : 200;
