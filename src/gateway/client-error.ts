@@ -25,6 +25,8 @@ export function answerClientError(err: Error & { code?: string }, socket: Duplex
       `x-amz-request-id: ${requestId}\r\n` +
       'Connection: close\r\n\r\n' +
       body,
+    // The server keeps sockets half-open: after the answer is flushed, close it whatever the client does.
+    () => socket.destroy(),
   );
 }
 

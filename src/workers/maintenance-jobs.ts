@@ -56,7 +56,7 @@ export function multipartExpiry(
           try {
             const outcome = await client.abortMultipart({ storageKey: upload.storageKey, backendUploadId: upload.backendUploadId });
             if (outcome === 'unsupported') {
-              logger.warn({ upload: upload.uploadId, backend: upload.backendName }, "the backend service cannot abort multipart uploads: this stale upload's parts stay there until its lifecycle rule removes them");
+              logger.warn({ upload: upload.uploadId, backend: upload.backendName }, "the backend service cannot abort multipart uploads: this stale upload's parts stay there, outside the byte quota, until its lifecycle rule removes them");
             }
           } catch (err) {
             logger.warn({ upload: upload.uploadId, backend: upload.backendName, err: (err as Error).message }, 'a stale multipart upload waits: its backend could not abort it');

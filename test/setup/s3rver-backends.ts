@@ -9,7 +9,13 @@ import { startS3rver, type S3rver } from '../support/s3rver.js';
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const servers: S3rver[] = [];
-  for (let i = 0; i < 2; i++) servers.push(await startS3rver({ bucket: `setup-${i}` }));
+  try {
+    for (let i = 0; i < 2; i++) servers.push(await startS3rver({ bucket: `setup-${i}` }));
+  } catch (err) {
+    // No teardown is returned when setup throws: stop what did start, or it outlives the run.
+    for (const s of servers) await s.close().catch(() => {});
+    throw err;
+  }
   project.provide('s3rverEndpoints', servers.map((s) => s.endpoint));
   return async () => {
     for (const s of servers) await s.close();

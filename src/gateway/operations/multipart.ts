@@ -152,11 +152,15 @@ export async function completeMultipartUpload(ctx: S3Context): Promise<void> {
 export async function abortMultipartUpload(ctx: S3Context): Promise<void> {
   const upload = await uploadOf(ctx);
   const outcome = await ctx.deps.router.call(upload.backendName, (backend) => backend.abortMultipart(handleOf(upload)));
-  if (outcome === 'unsupported') {
-    ctx.deps.logger.warn({ upload: upload.uploadId, backend: upload.backendName }, "the backend service cannot abort multipart uploads: this upload's parts stay there until its lifecycle rule removes them");
-  }
   try {
-    await ctx.deps.store.multipart.abortUpload(upload.uploadId);
+    const { parts, bytes } = await ctx.deps.store.multipart.abortUpload(upload.uploadId);
+    if (outcome === 'unsupported') {
+      // Those bytes leave the quota's books here while the service still holds them: say how many.
+      ctx.deps.logger.warn(
+        { upload: upload.uploadId, backend: upload.backendName, parts, bytes },
+        "the backend service cannot abort multipart uploads: this upload's parts stay there, outside the byte quota, until its lifecycle rule removes them",
+      );
+    }
   } catch (err) {
     if (err instanceof NotFoundError) throw new S3Error('NoSuchUpload', undefined, { cause: err });
     throw err;
