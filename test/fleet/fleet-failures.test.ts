@@ -29,8 +29,10 @@ describe('a fleet of three serve processes on PostgreSQL: failures', () => {
     const survivors = [s3(f, 1), s3(f, 2)];
     const acknowledged = new Map<string, Buffer>();
     const attempted = new Map<string, Buffer>();
+    // Opened before the uploads start: on a loaded machine opening it could outlast the slow uploads.
+    const store = await inspect(f);
 
-    // Through the victim: 6 slow single-part uploads (bodies trickle in over ~2 s) and 2 slow multipart ones.
+    // Through the victim: 6 slow single-part uploads (bodies trickle in over ~5 s) and 2 slow multipart ones.
     const slow: Promise<void>[] = [];
     for (let i = 0; i < 6; i++) {
       const key = `kill/victim-${i}.bin`;
@@ -80,7 +82,6 @@ describe('a fleet of three serve processes on PostgreSQL: failures', () => {
     expect(attempted.size).toBe(20);
 
     // The victim holds intents of uploads in progress: kill it then.
-    const store = await inspect(f);
     await waitFor('the victim to have uploads in progress', async () => ((await store.intents.summary()).count >= 4 ? true : undefined), 15_000, 20);
     victim.child.kill('SIGKILL');
     expect(await victim.exited()).toEqual({ code: null, signal: 'SIGKILL' });
@@ -161,7 +162,8 @@ async function trickle(base: string, path: string, body: Buffer): Promise<number
   const [p, q] = path.split('?') as [string, string | undefined];
   const { req, response } = await signedRequest(base, 'PUT', q ? `${p}?${q}` : p, { 'content-length': String(body.length) });
   response.catch(() => {});
-  const chunk = Math.ceil(body.length / 16);
+  // 32 chunks 150 ms apart: the upload stays in progress for ~5 s, long enough to be caught mid-way on a busy machine.
+  const chunk = Math.ceil(body.length / 32);
   try {
     for (let off = 0; off < body.length; off += chunk) {
       if (req.destroyed) break;
