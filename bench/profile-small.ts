@@ -4,7 +4,7 @@
  * profiler on the gateway's thread only (the load generator is a worker thread of its own), and a
  * table of the functions with the most self time.
  *
- *   npm run bench:profile -- [--engine sqlite|postgres] [--backend memory|directory] [--method GET|PUT] [--clients n] [--seconds s] [--out file.cpuprofile] [--no-profile]
+ *   npm run bench:profile -- [--engine sqlite|postgres] [--backend memory|directory] [--method GET|PUT] [--clients n] [--seconds s] [--out file.cpuprofile] [--no-profile] [--store] [--put-first s]
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startPostgresServer, type PostgresServer } from '../scripts/lib/postgres-server.js';
 import { BUCKET, LoadClient, startGatewayRig } from './lib/gateway-rig.js';
+import { runConcurrentFor } from './lib/measure.js';
 
 const { values } = parseArgs({
   options: {
@@ -25,6 +26,7 @@ const { values } = parseArgs({
     out: { type: 'string' },
     'no-profile': { type: 'boolean', default: false },
     'put-first': { type: 'string', default: '0' },
+    store: { type: 'boolean', default: false },
   },
 });
 const engine = values.engine as 'sqlite' | 'postgres';
@@ -56,6 +58,19 @@ const result = await client.small({ ...job, method, run: 'profile', durationMs: 
 const busy = performance.eventLoopUtilization(elu);
 const profile = profiling ? (await session.post('Profiler.stop')).profile : undefined;
 if (profiling) session.disconnect();
+// --store: the store's own calls for the same request, at the same concurrency and duration, right after.
+let storeLine: string | undefined;
+if (values.store) {
+  const store = rig.target.store;
+  let n = 0;
+  const step = method === 'PUT'
+    ? async () => store.objects.commitWrite(await store.objects.beginWrite({ objectKey: `${BUCKET}/store/${n++}`, sizeBytes: SMALL }), { etag: '"e"' })
+    : async () => store.objects.lookup(`${BUCKET}/small/${n++ % KEYS}`);
+  const before = performance.eventLoopUtilization();
+  const own = await runConcurrentFor(Number(values.seconds) * 1000, Number(values.clients), step);
+  const ownBusy = performance.eventLoopUtilization(before);
+  storeLine = `store ${method === 'PUT' ? 'commit-write' : 'lookup'} × ${values.clients}: ${Math.round(own.opsPerSecond)} ops/s, thread busy ${(100 * ownBusy.utilization).toFixed(0)}%: ${((ownBusy.active * 1000) / Math.max(1, own.ops)).toFixed(1)} µs per call; gateway / store ${(result.opsPerSecond / own.opsPerSecond).toFixed(2)}`;
+}
 await client.close();
 await rig.close();
 await server?.stop();
@@ -63,6 +78,7 @@ rmSync(dir, { recursive: true, force: true });
 
 console.log(`${engine} ${values.backend} ${method} × ${values.clients} clients: ${Math.round(result.opsPerSecond)} ops/s, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms, errors ${result.errors}`);
 console.log(`gateway thread busy ${(100 * busy.utilization).toFixed(0)}%: ${((busy.active * 1000) / Math.max(1, result.ops)).toFixed(1)} µs per request`);
+if (storeLine) console.log(storeLine);
 if (!profile) process.exit(0);
 if (values.out) writeFileSync(values.out, JSON.stringify(profile));
 
