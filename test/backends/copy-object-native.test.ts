@@ -1,5 +1,4 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Transform, type Readable } from 'node:stream';
 import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
@@ -11,14 +10,13 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { afterEach, expect, it } from 'vitest';
-import type { ByteRange } from '../../src/backends/backend-client.js';
 import { BackendUnavailableError } from '../../src/backends/backend-unavailable.js';
-import { S3Backend } from '../../src/backends/s3.js';
 import type { S3BackendConfig } from '../../src/config/types.js';
 import { describeEngines } from '../support/engines.js';
 import { closeGateways, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { closeS3rvers, startS3rver } from '../support/s3rver.js';
 import { expectLedgerConsistent } from '../support/store.js';
+import { CountingS3Backend } from '../support/counting-s3-backend.js';
 
 afterEach(async () => {
   await closeGateways();
@@ -26,50 +24,6 @@ afterEach(async () => {
 });
 
 const KiB = 1024;
-
-/**
- * The S3 backend, counting what moves object bytes through the gateway (get: calls and bytes read;
- * put: objects streamed in) and the server-side object copies it is asked for, with their answers.
- */
-class CountingS3Backend extends S3Backend {
-  gets = 0;
-  getBytes = 0;
-  puts = 0;
-  readonly copyObjects: ('etag' | 'unsupported' | 'error')[] = [];
-
-  override async get(storageKey: string, range?: ByteRange): Promise<Readable> {
-    this.gets++;
-    const stream = await super.get(storageKey, range);
-    const counter = new Transform({
-      transform: (chunk: Buffer, _enc, done) => {
-        this.getBytes += chunk.length;
-        done(null, chunk);
-      },
-    });
-    stream.on('error', (err) => counter.destroy(err));
-    return stream.pipe(counter);
-  }
-
-  override put(storageKey: string, body: Readable, sizeBytes: number): Promise<void> {
-    this.puts++;
-    return super.put(storageKey, body, sizeBytes);
-  }
-
-  override async copyObject(sourceStorageKey: string, destStorageKey: string): Promise<{ etag: string } | 'unsupported'> {
-    try {
-      const answer = await super.copyObject(sourceStorageKey, destStorageKey);
-      this.copyObjects.push(answer === 'unsupported' ? answer : 'etag');
-      return answer;
-    } catch (err) {
-      this.copyObjects.push('error');
-      throw err;
-    }
-  }
-
-  counts(): { gets: number; getBytes: number; puts: number; copyObjects: number } {
-    return { gets: this.gets, getBytes: this.getBytes, puts: this.puts, copyObjects: this.copyObjects.length };
-  }
-}
 
 /**
  * A service without CopyObject, as the backend client reports it (S3 501 NotImplemented): s3rver and
@@ -274,7 +228,7 @@ describeEngines('CopyObject on an s3 backend', (engine) => {
     }
     // Asked once; the answer is remembered, so the second copy streamed without asking.
     expect(remote.copyObjects).toEqual(['unsupported']);
-    expect(remote.counts()).toEqual({ gets: before.gets + 2, getBytes: before.getBytes + 2 * src.length, puts: before.puts + 2, copyObjects: 1 });
+    expect(remote.counts()).toEqual({ ...before, gets: before.gets + 2, getBytes: before.getBytes + 2 * src.length, puts: before.puts + 2, copyObjects: 1 });
     // A 501 is an answer, not a failing backend.
     expect(tg.gateway.deps.router.states().remote).toBe('closed');
     for (const key of ['one.bin', 'two.bin']) {
@@ -301,7 +255,7 @@ describeEngines('CopyObject on an s3 backend', (engine) => {
     const before = remote.counts();
     const out = await s3.send(new CopyObjectCommand({ Bucket: 'bkt', Key: 'dst.bin', CopySource: copySource('bkt', 'src.bin') }));
     expect(out.CopyObjectResult?.ETag).toBe(`"${md5(src)}"`);
-    expect(remote.counts()).toEqual({ gets: before.gets + 1, getBytes: before.getBytes + src.length, puts: before.puts + 1, copyObjects: 0 });
+    expect(remote.counts()).toEqual({ ...before, gets: before.gets + 1, getBytes: before.getBytes + src.length, puts: before.puts + 1, copyObjects: 0 });
     expect((await read(s3, 'bkt', 'dst.bin')).bytes.equals(src)).toBe(true);
     await expectLedgerConsistent(tg.store);
   });
@@ -323,7 +277,7 @@ describeEngines('CopyObject on an s3 backend', (engine) => {
     const out = await s3.send(new CopyObjectCommand({ Bucket: 'bkt', Key: 'dst.bin', CopySource: copySource('bkt', 'src.bin') }));
     expect(out.CopyObjectResult?.ETag).toBe(`"${md5(src)}"`);
     // Asked, then streamed over what it made, on the same backend (the write admitted there).
-    expect(remote.counts()).toEqual({ gets: before.gets + 1, getBytes: before.getBytes + src.length, puts: before.puts + 1, copyObjects: 1 });
+    expect(remote.counts()).toEqual({ ...before, gets: before.gets + 1, getBytes: before.getBytes + src.length, puts: before.puts + 1, copyObjects: 1 });
     expect(await backendsOf(tg, 'bkt/dst.bin')).toEqual(['remote']);
     expect((await read(s3, 'bkt', 'dst.bin')).bytes.equals(src)).toBe(true);
 
@@ -335,7 +289,7 @@ describeEngines('CopyObject on an s3 backend', (engine) => {
     const plus = await s3.send(new CopyObjectCommand({ Bucket: 'bkt', Key: 'plus-copy.bin', CopySource: copySource('bkt', plusKey) }));
     expect(plus.CopyObjectResult?.ETag).toBe(`"${md5(src)}"`);
     expect(remote.copyObjects.at(-1)).toBe('error');
-    expect(remote.counts()).toEqual({ gets: beforePlus.gets + 1, getBytes: beforePlus.getBytes + src.length, puts: beforePlus.puts + 1, copyObjects: beforePlus.copyObjects + 1 });
+    expect(remote.counts()).toEqual({ ...beforePlus, gets: beforePlus.gets + 1, getBytes: beforePlus.getBytes + src.length, puts: beforePlus.puts + 1, copyObjects: beforePlus.copyObjects + 1 });
     expect(await backendsOf(tg, 'bkt/plus-copy.bin')).toEqual(['remote']);
     expect((await read(s3, 'bkt', 'plus-copy.bin')).bytes.equals(src)).toBe(true);
     expect(tg.gateway.deps.router.states().remote).toBe('closed');
@@ -361,7 +315,7 @@ describeEngines('CopyObject on an s3 backend', (engine) => {
     expect(out.CopyObjectResult?.ETag).toBe(`"${md5(src)}"`);
     // pack would have put it on "remote" again: the failed backend is not offered the streamed copy.
     expect(await backendsOf(tg, 'bkt/dst.bin')).toEqual(['local']);
-    expect(remote.counts()).toEqual({ gets: before.gets + 1, getBytes: before.getBytes + src.length, puts: before.puts, copyObjects: 1 });
+    expect(remote.counts()).toEqual({ ...before, gets: before.gets + 1, getBytes: before.getBytes + src.length, puts: before.puts, copyObjects: 1 });
     expect((await read(s3, 'bkt', 'dst.bin')).bytes.equals(src)).toBe(true);
     const queued = await tg.store.cleanup.list({ backendName: 'remote' });
     expect(queued.map((t) => t.storageKey)).toEqual([expect.stringMatching(/^bkt\/dst\.bin!/)]);

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
@@ -13,11 +13,10 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ByteRange } from '../../src/backends/backend-client.js';
-import { S3Backend } from '../../src/backends/s3.js';
 import { closeGateways, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { closeS3rvers, startS3rver, type S3rver } from '../support/s3rver.js';
 import { expectLedgerConsistent } from '../support/store.js';
+import { CountingS3Backend } from '../support/counting-s3-backend.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -124,39 +123,6 @@ async function startResetProxy(targetPort: number): Promise<ResetProxy> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
-}
-
-/** The S3 backend, counting the calls (and bytes) that would move object bytes through the gateway. */
-class CountingS3Backend extends S3Backend {
-  gets = 0;
-  getBytes = 0;
-  puts = 0;
-  override async get(storageKey: string, range?: ByteRange): Promise<Readable> {
-    this.gets++;
-    const stream = await super.get(storageKey, range);
-    const counter = new Transform({
-      transform: (chunk: Buffer, _enc, done) => {
-        this.getBytes += chunk.length;
-        done(null, chunk);
-      },
-    });
-    stream.on('error', (err) => counter.destroy(err));
-    return stream.pipe(counter);
-  }
-  override put(storageKey: string, body: Readable, sizeBytes: number): Promise<void> {
-    this.puts++;
-    return super.put(storageKey, body, sizeBytes);
-  }
-  /** How long the service itself took over CompleteMultipartUpload (the last call). */
-  completeMs = 0;
-  override async completeMultipart(...args: Parameters<S3Backend['completeMultipart']>): Promise<void> {
-    const start = Date.now();
-    try {
-      await super.completeMultipart(...args);
-    } finally {
-      this.completeMs = Date.now() - start;
-    }
-  }
 }
 
 // SQLite only: the same scenarios over directory backends run on both engines (test/gateway/failover.test.ts),

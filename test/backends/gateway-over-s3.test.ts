@@ -2,7 +2,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
@@ -13,8 +12,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BackendClient, ByteRange } from '../../src/backends/backend-client.js';
-import { S3Backend } from '../../src/backends/s3.js';
+import type { BackendClient } from '../../src/backends/backend-client.js';
 import { Secret } from '../../src/config/secret.js';
 import { defaultServerConfig } from '../../src/config/server.js';
 import type { AppConfig, CredentialConfig } from '../../src/config/types.js';
@@ -24,24 +22,11 @@ import type { MetadataStore } from '../../src/store/core/store.js';
 import { openStore } from '../../src/store/open.js';
 import { appConfig, createTestDatabase } from '../support/engines.js';
 import { startS3rver, type S3rver } from '../support/s3rver.js';
+import { CountingS3Backend } from '../support/counting-s3-backend.js';
 
 const MiB = 1024 * 1024;
 const ADMIN = { accessKeyId: 'AKIDGATEWAYS3', secretAccessKey: 'gateway-over-s3-secret-01' };
 const CREDENTIALS: CredentialConfig[] = [{ accessKeyId: ADMIN.accessKeyId, secretAccessKey: new Secret(ADMIN.secretAccessKey), buckets: '*', permission: 'admin' }];
-
-/** The S3 backend, counting the calls that would move object bytes through the gateway. */
-class CountingS3Backend extends S3Backend {
-  gets = 0;
-  puts = 0;
-  override get(storageKey: string, range?: ByteRange): Promise<Readable> {
-    this.gets++;
-    return super.get(storageKey, range);
-  }
-  override put(storageKey: string, body: Readable, sizeBytes: number): Promise<void> {
-    this.puts++;
-    return super.put(storageKey, body, sizeBytes);
-  }
-}
 
 function md5(bytes: Buffer): string {
   return createHash('md5').update(bytes).digest('hex');

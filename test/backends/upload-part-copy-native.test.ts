@@ -1,5 +1,4 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Transform, type Readable } from 'node:stream';
 import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
@@ -10,13 +9,13 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { afterEach, expect, it } from 'vitest';
-import type { ByteRange, MultipartHandle, PartRef } from '../../src/backends/backend-client.js';
-import { S3Backend } from '../../src/backends/s3.js';
+import type { ByteRange, MultipartHandle } from '../../src/backends/backend-client.js';
 import type { S3BackendConfig } from '../../src/config/types.js';
 import { describeEngines } from '../support/engines.js';
 import { closeGateways, s3BackendConfigOf, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { closeS3rvers, startS3rver } from '../support/s3rver.js';
 import { expectLedgerConsistent } from '../support/store.js';
+import { CountingS3Backend } from '../support/counting-s3-backend.js';
 
 afterEach(async () => {
   await closeGateways();
@@ -24,50 +23,6 @@ afterEach(async () => {
 });
 
 const MiB = 1024 * 1024;
-
-/**
- * The S3 backend, counting what moves object bytes through the gateway (get: calls and bytes read;
- * putPart: parts streamed) and the server-side part copies it is asked for, with their answers.
- */
-class CountingS3Backend extends S3Backend {
-  gets = 0;
-  getBytes = 0;
-  putParts = 0;
-  readonly copyParts: ('etag' | 'unsupported' | 'error')[] = [];
-
-  override async get(storageKey: string, range?: ByteRange): Promise<Readable> {
-    this.gets++;
-    const stream = await super.get(storageKey, range);
-    const counter = new Transform({
-      transform: (chunk: Buffer, _enc, done) => {
-        this.getBytes += chunk.length;
-        done(null, chunk);
-      },
-    });
-    stream.on('error', (err) => counter.destroy(err));
-    return stream.pipe(counter);
-  }
-
-  override putPart(upload: MultipartHandle, part: PartRef & { readonly partNumber: number }, body: Readable): Promise<void> {
-    this.putParts++;
-    return super.putPart(upload, part, body);
-  }
-
-  override async copyPart(upload: MultipartHandle, partNumber: number, source: { readonly storageKey: string; readonly range?: ByteRange }): Promise<{ etag: string } | 'unsupported'> {
-    try {
-      const answer = await super.copyPart(upload, partNumber, source);
-      this.copyParts.push(answer === 'unsupported' ? answer : 'etag');
-      return answer;
-    } catch (err) {
-      this.copyParts.push('error');
-      throw err;
-    }
-  }
-
-  counts(): { gets: number; getBytes: number; putParts: number; copyParts: number } {
-    return { gets: this.gets, getBytes: this.getBytes, putParts: this.putParts, copyParts: this.copyParts.length };
-  }
-}
 
 /** A backend whose copied parts come back with ETags that are not the MD5 of their bytes. */
 class OddEtagS3Backend extends CountingS3Backend {
@@ -218,7 +173,7 @@ describeEngines('UploadPartCopy on an s3 backend', (engine) => {
     const slice = src.subarray(100, 200);
     const ranged = await s3.send(new UploadPartCopyCommand({ Bucket: 'bkt', Key: 'dst.bin', UploadId: uploadId, PartNumber: 2, CopySource: copySource('src.bin'), CopySourceRange: 'bytes=100-199' }));
     expect([whole.CopyPartResult?.ETag, ranged.CopyPartResult?.ETag]).toEqual([`"${md5(src)}"`, `"${md5(slice)}"`]);
-    expect(backend.counts()).toEqual({ gets: before.gets + 2, getBytes: before.getBytes + src.length + slice.length, putParts: before.putParts + 2, copyParts: 2 });
+    expect(backend.counts()).toEqual({ ...before, gets: before.gets + 2, getBytes: before.getBytes + src.length + slice.length, putParts: before.putParts + 2, copyParts: 2 });
     // The streamed parts replaced the copied ones: the backend accepts their MD5s at completion.
     expect(await complete(s3, 'dst.bin', uploadId, [whole.CopyPartResult!.ETag!, ranged.CopyPartResult!.ETag!])).toBe(compositeEtag([src, slice]));
     expect((await body(s3, 'dst.bin')).equals(Buffer.concat([src, slice]))).toBe(true);
@@ -244,7 +199,7 @@ describeEngines('UploadPartCopy on an s3 backend', (engine) => {
 
     // Asked once; the 501 is remembered, so the second copy streamed without asking.
     expect(backend.copyParts).toEqual(['unsupported']);
-    expect(backend.counts()).toEqual({ gets: before.gets + 2, getBytes: before.getBytes + src.length + slice.length, putParts: before.putParts + 2, copyParts: 1 });
+    expect(backend.counts()).toEqual({ ...before, gets: before.gets + 2, getBytes: before.getBytes + src.length + slice.length, putParts: before.putParts + 2, copyParts: 1 });
     // A 501 is an answer, not a failing backend.
     expect(tg.gateway.deps.router.states().remote).toBe('closed');
 
