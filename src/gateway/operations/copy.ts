@@ -224,19 +224,8 @@ async function copyObjectOnBackend(
   md5: string,
 ): Promise<boolean> {
   const log = { backend: backendName, storageKey: sourceKey };
-  let answer: { etag: string } | 'unsupported';
-  try {
-    answer = await backend.copyObject!(sourceKey, destKey);
-  } catch (err) {
-    if (isBackendFailure(err)) throw err;
-    ctx.deps.logger.warn({ ...log, err: (err as Error).message }, 'the backend did not copy the object itself; streaming it through the gateway');
-    return false;
-  }
-  if (answer === 'unsupported') {
-    objectStreamOnly.add(client);
-    ctx.deps.logger.info({ backend: backendName }, 'the backend does not copy objects itself (CopyObject not implemented); object copies from it stream through the gateway');
-    return false;
-  }
+  const answer = await askServerSideCopy(ctx, 'object', objectStreamOnly, client, log, () => backend.copyObject!(sourceKey, destKey));
+  if (answer === undefined) return false;
   if (PLAIN_MD5.exec(answer.etag)?.[1]?.toLowerCase() !== md5) {
     ctx.deps.logger.warn({ ...log, etag: answer.etag }, "the backend's ETag of a copied object is not the source's MD5; streaming the object through the gateway instead");
     return false;
@@ -284,7 +273,7 @@ export async function uploadPartCopy(ctx: S3Context): Promise<void> {
  * copy to them streams at once, without asking again (until the gateway restarts). Keyed by the
  * client object, so two gateways in one process (tests) each learn for themselves.
  */
-const streamOnly = new WeakSet<BackendClient>();
+const partStreamOnly = new WeakSet<BackendClient>();
 
 const PLAIN_MD5 = /^"?([0-9a-fA-F]{32})"?$/;
 
@@ -312,21 +301,10 @@ async function copyPartOnBackend(
   const copy = source.copies.find((c) => c.backendName === backendName);
   // The router's own client, not `backend` (a proxy that labels the call by the first method looked up).
   const client = ctx.deps.router.client(backendName);
-  if (copy === undefined || client.copyPart === undefined || streamOnly.has(client)) return undefined;
+  if (copy === undefined || client.copyPart === undefined || partStreamOnly.has(client)) return undefined;
   const log = { backend: backendName, storageKey: copy.storageKey, partNumber };
-  let answer: { etag: string } | 'unsupported';
-  try {
-    answer = await backend.copyPart!(handle, partNumber, { storageKey: copy.storageKey, ...(range ? { range } : {}) });
-  } catch (err) {
-    if (isBackendFailure(err)) throw err;
-    ctx.deps.logger.warn({ ...log, err: (err as Error).message }, 'the backend did not copy the part itself; streaming it through the gateway');
-    return undefined;
-  }
-  if (answer === 'unsupported') {
-    streamOnly.add(client);
-    ctx.deps.logger.info({ backend: backendName }, 'the backend does not copy parts itself (UploadPartCopy not implemented); part copies to it stream through the gateway');
-    return undefined;
-  }
+  const answer = await askServerSideCopy(ctx, 'part', partStreamOnly, client, log, () => backend.copyPart!(handle, partNumber, { storageKey: copy.storageKey, ...(range ? { range } : {}) }));
+  if (answer === undefined) return undefined;
   const md5 = PLAIN_MD5.exec(answer.etag)?.[1]?.toLowerCase();
   const whole = range === undefined || (range.start === 0 && range.end === source.sizeBytes - 1);
   const sourceMd5 = PLAIN_MD5.exec(source.etag)?.[1]?.toLowerCase();
@@ -336,6 +314,37 @@ async function copyPartOnBackend(
     return undefined;
   }
   return `"${md5}"`;
+}
+
+/**
+ * One server-side copy call (copyObject or copyPart) and what its answer means for the caller:
+ * the backend's ETag, or undefined when the bytes must be streamed instead — the service does not
+ * implement the call (remembered in `unable`, so it is not asked again), or it refused this copy
+ * with a 4xx or lost the source's bytes. A backend failure (5xx, unreachable) is thrown: streaming
+ * to the same backend would fail too.
+ */
+async function askServerSideCopy(
+  ctx: S3Context,
+  what: 'object' | 'part',
+  unable: WeakSet<BackendClient>,
+  client: BackendClient,
+  log: Record<string, unknown>,
+  call: () => Promise<{ etag: string } | 'unsupported'>,
+): Promise<{ etag: string } | undefined> {
+  let answer: { etag: string } | 'unsupported';
+  try {
+    answer = await call();
+  } catch (err) {
+    if (isBackendFailure(err)) throw err;
+    ctx.deps.logger.warn({ ...log, err: (err as Error).message }, `the backend did not copy the ${what} itself; streaming it through the gateway`);
+    return undefined;
+  }
+  if (answer === 'unsupported') {
+    unable.add(client);
+    ctx.deps.logger.info({ backend: log.backend }, `the backend does not copy ${what}s itself (not implemented); ${what} copies to it stream through the gateway`);
+    return undefined;
+  }
+  return answer;
 }
 
 function copyRange(header: string | undefined, size: number): ByteRange | undefined {
