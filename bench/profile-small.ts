@@ -4,9 +4,9 @@
  * profiler on the gateway's thread only (the load generator is a worker thread of its own), and a
  * table of the functions with the most self time.
  *
- *   npm run bench:profile -- [--engine sqlite|postgres] [--backend memory|directory] [--method GET|PUT] [--clients n] [--seconds s] [--out file.cpuprofile] [--no-profile] [--store] [--put-first s]
+ *   npm run bench:profile -- [--engine sqlite|postgres] [--backend memory|directory] [--method GET|PUT] [--clients n] [--seconds s] [--out file.cpuprofile] [--no-profile] [--store] [--put-first s] [--synchronous full|normal] [--store-calls database|memory]
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { performance } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { startPostgresServer, type PostgresServer } from '../scripts/lib/postgres-server.js';
 import { BUCKET, LoadClient, startGatewayRig } from './lib/gateway-rig.js';
 import { runConcurrentFor } from './lib/measure.js';
+import { answerObjectCallsFromMemory, primeHeads } from './lib/memory-store-calls.js';
 
 const { values } = parseArgs({
   options: {
@@ -27,6 +28,8 @@ const { values } = parseArgs({
     'no-profile': { type: 'boolean', default: false },
     'put-first': { type: 'string', default: '0' },
     store: { type: 'boolean', default: false },
+    synchronous: { type: 'string', default: 'full' },
+    'store-calls': { type: 'string', default: 'database' },
   },
 });
 const engine = values.engine as 'sqlite' | 'postgres';
@@ -36,10 +39,14 @@ const SMALL = 4096;
 
 const server: PostgresServer | undefined = engine === 'postgres' ? await startPostgresServer() : undefined;
 const dir = mkdtempSync(join(tmpdir(), 's3o-profile-'));
-const rig = await startGatewayRig(engine, server, values.backend === 'directory' ? { kind: 'directory', root: dir } : { kind: 'memory' });
+const rig = await startGatewayRig(engine, server, values.backend === 'directory' ? { kind: 'directory', root: dir } : { kind: 'memory' }, { target: { synchronous: values.synchronous as 'full' | 'normal' } });
 const client = new LoadClient();
 const job = { endpoint: rig.endpoint, prefix: `/${BUCKET}/small/`, keyCount: KEYS, concurrency: Number(values.clients), bodyBytes: SMALL };
 await client.small({ ...job, method: 'PUT', run: 'seed', durationMs: 0, seed: KEYS });
+// --store-calls memory: the request's store calls answered from memory: what the gateway costs on its own.
+if (values['store-calls'] === 'memory') {
+  answerObjectCallsFromMemory(rig.target.store, await primeHeads(rig.target.store, Array.from({ length: KEYS }, (_, i) => `${BUCKET}/small/${i}`)));
+} else if (values['store-calls'] !== 'database') throw new Error(`--store-calls must be database or memory, got ${values['store-calls']}`);
 if (Number(values['put-first']) > 0) await client.small({ ...job, method: 'PUT', run: 'before', durationMs: Number(values['put-first']) * 1000 });
 await client.small({ ...job, method, run: 'warm', durationMs: 1000 });
 
@@ -54,10 +61,32 @@ if (profiling) {
 // The gateway thread's busy time (event-loop utilization) per request: CPU spent on this thread,
 // unlike the samples, which also count time the thread was descheduled while in a function.
 const elu = performance.eventLoopUtilization();
+const sched = threadSchedule();
 const result = await client.small({ ...job, method, run: 'profile', durationMs: Number(values.seconds) * 1000 });
 const busy = performance.eventLoopUtilization(elu);
+const ran = threadSchedule(sched);
 const profile = profiling ? (await session.post('Profiler.stop')).profile : undefined;
 if (profiling) session.disconnect();
+/**
+ * The main thread's time on a CPU and waiting for one, from the kernel's scheduler statistics: busy
+ * time (ELU) also counts the moments the thread was runnable but descheduled, or blocked in a
+ * synchronous call such as an fsync. Linux only; zeros elsewhere.
+ */
+function threadSchedule(since?: { cpuUs: number; waitUs: number }): { cpuUs: number; waitUs: number } {
+  let now = { cpuUs: 0, waitUs: 0 };
+  try {
+    const [cpuNs, waitNs] = readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
+    now = { cpuUs: cpuNs! / 1000, waitUs: waitNs! / 1000 };
+  } catch {
+    // not Linux
+  }
+  return since ? { cpuUs: now.cpuUs - since.cpuUs, waitUs: now.waitUs - since.waitUs } : now;
+}
+
+function perOp(us: number, ops: number): string {
+  return `${(us / Math.max(1, ops)).toFixed(1)} µs`;
+}
+
 // --store: the store's own calls for the same request, at the same concurrency and duration, right after.
 let storeLine: string | undefined;
 if (values.store) {
@@ -67,9 +96,11 @@ if (values.store) {
     ? async () => store.objects.commitWrite(await store.objects.beginWrite({ objectKey: `${BUCKET}/store/${n++}`, sizeBytes: SMALL }), { etag: '"e"' })
     : async () => store.objects.lookup(`${BUCKET}/small/${n++ % KEYS}`);
   const before = performance.eventLoopUtilization();
+  const ownSched = threadSchedule();
   const own = await runConcurrentFor(Number(values.seconds) * 1000, Number(values.clients), step);
   const ownBusy = performance.eventLoopUtilization(before);
-  storeLine = `store ${method === 'PUT' ? 'commit-write' : 'lookup'} × ${values.clients}: ${Math.round(own.opsPerSecond)} ops/s, thread busy ${(100 * ownBusy.utilization).toFixed(0)}%: ${((ownBusy.active * 1000) / Math.max(1, own.ops)).toFixed(1)} µs per call; gateway / store ${(result.opsPerSecond / own.opsPerSecond).toFixed(2)}`;
+  const ownRan = threadSchedule(ownSched);
+  storeLine = `store ${method === 'PUT' ? 'commit-write' : 'lookup'} × ${values.clients}: ${Math.round(own.opsPerSecond)} ops/s, thread busy ${(100 * ownBusy.utilization).toFixed(0)}%: ${((ownBusy.active * 1000) / Math.max(1, own.ops)).toFixed(1)} µs per call (on a CPU: ${perOp(ownRan.cpuUs, own.ops)}); gateway / store ${(result.opsPerSecond / own.opsPerSecond).toFixed(2)}`;
 }
 await client.close();
 await rig.close();
@@ -77,7 +108,7 @@ await server?.stop();
 rmSync(dir, { recursive: true, force: true });
 
 console.log(`${engine} ${values.backend} ${method} × ${values.clients} clients: ${Math.round(result.opsPerSecond)} ops/s, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms, errors ${result.errors}`);
-console.log(`gateway thread busy ${(100 * busy.utilization).toFixed(0)}%: ${((busy.active * 1000) / Math.max(1, result.ops)).toFixed(1)} µs per request`);
+console.log(`gateway thread busy ${(100 * busy.utilization).toFixed(0)}%: ${((busy.active * 1000) / Math.max(1, result.ops)).toFixed(1)} µs per request (on a CPU: ${perOp(ran.cpuUs, result.ops)}; waiting for a CPU: ${perOp(ran.waitUs, result.ops)})`);
 if (storeLine) console.log(storeLine);
 if (!profile) process.exit(0);
 if (values.out) writeFileSync(values.out, JSON.stringify(profile));

@@ -21,7 +21,7 @@ import pino from 'pino';
 import { silentLogger, type Logger } from '../../src/logging.js';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 import type { SigningIdentity } from './presign.js';
-import { BENCH_BACKEND, BENCH_LIMIT, openTarget, type EngineName, type Target } from './targets.js';
+import { BENCH_BACKEND, BENCH_LIMIT, openTarget, type EngineName, type Target, type TargetOptions } from './targets.js';
 import type { Endpoint, SmallJob, SmallResult, StreamJob, StreamResult } from './load-worker.js';
 
 export const BUCKET = 'bench';
@@ -244,8 +244,8 @@ export interface GatewayRig {
 }
 
 /** The store of the store benchmark (openTarget) behind a real gateway in this process, one backend, bucket `bench`. */
-export async function startGatewayRig(engine: EngineName, server: PostgresServer | undefined, backend: BackendKind, options: { countBytes?: boolean } = {}): Promise<GatewayRig> {
-  const target = await openTarget(engine, server);
+export async function startGatewayRig(engine: EngineName, server: PostgresServer | undefined, backend: BackendKind, options: { countBytes?: boolean; target?: TargetOptions } = {}): Promise<GatewayRig> {
+  const target = await openTarget(engine, server, options.target);
   const dataDir = mkdtempSync(join(tmpdir(), 's3o-bench-gw-'));
   const base = target.config;
   const declared = { name: BENCH_BACKEND, bytesLimit: BENCH_LIMIT, ...(backend.kind === 'directory' ? { directory: backend.root } : {}), ...(backend.kind === 's3' ? { s3: backend.s3 } : {}) };
