@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Transform, type Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { BackendObjectMissing, type BackendClient, type ByteRange } from '../backends/backend-client.js';
 import type { WriteIntent, ObjectCopy } from '../store/core/types.js';
 import type { GatewayDeps } from './context.js';
@@ -74,6 +74,14 @@ function collect(stream: Readable, length: number): Promise<Buffer> {
       resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received));
     });
   });
+}
+
+/** A stream of bytes already in memory, for a backend's put (cheaper than Readable.from: no iterator). */
+export function streamOf(bytes: Buffer): Readable {
+  const stream = new Readable({ read() {} });
+  stream.push(bytes);
+  stream.push(null);
+  return stream;
 }
 
 /** A pass-through that computes the MD5 of what flows (the ETag of copied bytes). */

@@ -221,6 +221,33 @@ describeEngines('objects: round trips', (engine) => {
     expect(ok.ETag).toBe(`"${md5Hex('replacement')}"`);
   });
 
+  it('a small body (read whole) that fails verification never reaches a backend; a large one (streamed) is written and removed', async () => {
+    const { tg, s3 } = await gatewayWithBucket(engine);
+    let puts = 0;
+    for (const backend of tg.backends.values()) {
+      const put = backend.put.bind(backend);
+      (backend as { put: typeof put }).put = (...args) => {
+        puts++;
+        return put(...args);
+      };
+    }
+    const small = randomBytes(64 * 1024);
+    expect((await errorOf(s3.send(new PutObjectCommand({ Bucket: 'bkt1', Key: 'small', Body: small, ContentMD5: md5Base64('other') })))).name).toBe('BadDigest');
+    expect(puts).toBe(0);
+    const large = randomBytes(64 * 1024 + 1);
+    expect((await errorOf(s3.send(new PutObjectCommand({ Bucket: 'bkt1', Key: 'large', Body: large, ContentMD5: md5Base64('other') })))).name).toBe('BadDigest');
+    expect(puts).toBe(1);
+    expect(await tg.store.objects.lookup('bkt1/small')).toHaveLength(0);
+    expect(await tg.store.objects.lookup('bkt1/large')).toHaveLength(0);
+    await expectLedgerConsistent(tg.store);
+    // Both sizes still store the bytes given the right digest.
+    for (const [key, body] of [['small', small], ['large', large]] as const) {
+      await s3.send(new PutObjectCommand({ Bucket: 'bkt1', Key: key, Body: body, ContentMD5: md5Base64(body) }));
+      expect((await getBytes(s3, 'bkt1', key)).bytes.equals(body)).toBe(true);
+    }
+    expect(puts).toBe(3);
+  });
+
 });
 
 describe('objects: checksums', () => {

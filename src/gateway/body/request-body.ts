@@ -98,6 +98,23 @@ export function openRequestBody(source: Readable, options: RequestBodyOptions): 
   return { stream: transform, done };
 }
 
+export interface WholeBody {
+  readonly bytes: Buffer;
+  readonly digest: BodyDigest;
+}
+
+/**
+ * Reads a verified body to its end into one buffer, for bodies small enough to hold (the caller
+ * bounds the size by the declared length, which the verifier enforces). Rejects as `done` does:
+ * nothing of a body that fails a check is returned.
+ */
+export async function readWhole(body: { readonly stream: Readable; readonly done: Promise<BodyDigest> }): Promise<WholeBody> {
+  const chunks: Buffer[] = [];
+  body.stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const digest = await body.done;
+  return { bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, digest.sizeBytes), digest };
+}
+
 /** Everything decided from the headers, before any byte arrives. */
 interface VerificationPlan {
   readonly decodedLength: number;
