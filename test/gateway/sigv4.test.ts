@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Error, type S3ErrorCode } from '../../src/gateway/errors.js';
 import { cachedSigningKeyCount, deriveSigningKey } from '../../src/gateway/auth/signing-key.js';
 import { verifySignature, type SignedRequest } from '../../src/gateway/auth/sigv4.js';
-import { canonicalUri } from '../../src/gateway/auth/uri-encoding.js';
+import { awsUriEncodeBytes, canonicalizeComponent, canonicalUri, decodeQueryComponent, percentDecodeToBytes } from '../../src/gateway/auth/uri-encoding.js';
 
 const AKID = 'AKIDEXAMPLE';
 const SECRET = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
@@ -390,6 +390,21 @@ describe('canonical query strings', () => {
     const plus = await headerSigned({ path: '/bucket', query: { prefix: 'a+b' } });
     expect(codeOf(() => verifySignature({ ...plus, rawQuery: 'prefix=a+b' }, secretFor, SIGNED_AT))).toBe('SignatureDoesNotMatch');
     expect(codeOf(() => verifySignature({ ...plus, rawQuery: 'prefix=a%2Bb' }, secretFor, SIGNED_AT))).toBe('no error');
+  });
+});
+
+describe('canonical components', () => {
+  // canonicalizeComponent returns a component already in canonical form as it is: that shortcut
+  // must give what decoding and re-encoding gives, for every shape of input.
+  const samples = [
+    '', 'plain-key_1.txt~', 'AKID%2F20261201%2Fus-east-1%2Fs3%2Faws4_request', 'a%2fb', '%41bc', '%7E', '%2', '%zz', '100%',
+    'a+b', 'a%20b', 'x y', '€', '%E2%82%AC', '%e2%82%ac', '!*()', '%21', 'A%2FB%2f', '%%41',
+  ];
+  it.each(samples)('%j', (wire) => {
+    for (const plusIsSpace of [false, true]) {
+      expect(canonicalizeComponent(wire, plusIsSpace)).toBe(awsUriEncodeBytes(percentDecodeToBytes(wire, plusIsSpace)));
+    }
+    expect(decodeQueryComponent(wire)).toBe(percentDecodeToBytes(wire).toString('utf8'));
   });
 });
 

@@ -1,4 +1,4 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 
 /**
  * SigV4 signing keys: kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), "s3"), "aws4_request").
@@ -17,7 +17,7 @@ function hmac(key: Buffer | string, data: string): Buffer {
 }
 
 export function deriveSigningKey(secret: string, date: string, region: string, service: string): Buffer {
-  const cacheKey = `${createHash('sha256').update(secret, 'utf8').digest('base64')}\n${date}\n${region}\n${service}`;
+  const cacheKey = `${date}\n${region}\n${service}\n${secret}`;
   const cached = cache.get(cacheKey);
   if (cached !== undefined) {
     // Re-insert so the map's iteration order is least-recently-used first.

@@ -64,8 +64,33 @@ export function awsUriEncodeBytes(bytes: Uint8Array): string {
   return out;
 }
 
+/**
+ * Whether a wire component is already in canonical form: only unreserved characters and upper-case
+ * %XX escapes of bytes outside the unreserved set (what every SDK sends for most names and values).
+ */
+function isCanonical(wire: string): boolean {
+  for (let i = 0; i < wire.length; i++) {
+    const code = wire.charCodeAt(i);
+    if (code < 0x80 && UNRESERVED[code] === 1) continue;
+    if (code !== 0x25 /* % */ || i + 2 >= wire.length) return false;
+    const high = upperHexValue(wire.charCodeAt(i + 1));
+    const low = upperHexValue(wire.charCodeAt(i + 2));
+    if (high < 0 || low < 0 || UNRESERVED[high * 16 + low] === 1) return false;
+    i += 2;
+  }
+  // A '+' is not unreserved: a component holding one is never taken as canonical, whatever plusIsSpace says.
+  return true;
+}
+
+function upperHexValue(code: number): number {
+  if (code >= 0x30 && code <= 0x39) return code - 0x30;
+  if (code >= 0x41 && code <= 0x46) return code - 0x41 + 10;
+  return -1;
+}
+
 /** Re-encode one wire-form component (a path segment, a query name or value) canonically. */
 export function canonicalizeComponent(wire: string, plusIsSpace = false): string {
+  if (isCanonical(wire)) return wire;
   return awsUriEncodeBytes(percentDecodeToBytes(wire, plusIsSpace));
 }
 
@@ -102,6 +127,8 @@ export function splitRawQuery(rawQuery: string): RawQueryParameter[] {
 
 /** Decode a wire query component to text (for reading X-Amz-* parameter values). */
 export function decodeQueryComponent(wire: string): string {
+  // Nothing escaped and plain ASCII: the text is the wire form.
+  if (!/[%\u0080-\uffff]/.test(wire)) return wire;
   return percentDecodeToBytes(wire).toString('utf8');
 }
 
