@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AppConfig, DatabaseConfig } from '../config/types.js';
-import type { MetadataStore } from '../store/core/store.js';
+import type { StoreApi } from '../store/core/store.js';
 import { BackendUnavailableError } from './backend-unavailable.js';
 
 /**
@@ -129,7 +129,7 @@ export async function assertMarkerPresent(backendName: string, root: string): Pr
  * deletion, or queued deletes. (A backend holding only zero-byte objects counts as new: its
  * directory has no bytes to lose.)
  */
-export async function backendHoldsRecords(store: Pick<MetadataStore, 'quota' | 'cleanup'>, backendName: string): Promise<boolean> {
+export async function backendHoldsRecords(store: Pick<StoreApi, 'quota' | 'cleanup'>, backendName: string): Promise<boolean> {
   const quota = (await store.quota.totals()).find((q) => q.backendName === backendName);
   if (quota && quota.bytesUsed + quota.orphanBytes + quota.inflightBytes > 0) return true;
   if ((await store.cleanup.list({ backendName, limit: 1 })).length > 0) return true;
@@ -151,7 +151,7 @@ export class DirectoryBackendsUnavailable extends Error {
  */
 export async function checkDirectoryBackends(
   config: Pick<AppConfig, 'backends' | 'database'>,
-  store: Pick<MetadataStore, 'quota' | 'cleanup'>,
+  store: Pick<StoreApi, 'quota' | 'cleanup'>,
 ): Promise<{ readonly ready: readonly string[]; readonly created: readonly string[] }> {
   const database = databaseIdentity(config.database);
   const ready: string[] = [];

@@ -2,7 +2,7 @@ import { Secret } from '../config/secret.js';
 import type { AppConfig, LogLevel } from '../config/types.js';
 import type { RootLogger } from '../logging.js';
 import type { NotificationTarget } from '../store/core/context.js';
-import type { MetadataStore } from '../store/core/store.js';
+import type { StoreApi } from '../store/core/store.js';
 import type { Workers } from '../workers/index.js';
 import { isOutboxDeliveryJob } from '../workers/outbox-delivery.js';
 
@@ -36,7 +36,7 @@ export class ServiceConfig {
 
   constructor(
     initial: AppConfig,
-    private readonly live: { readonly store: MetadataStore; readonly workers: Workers; readonly logger: RootLogger; readonly pinnedLevel?: LogLevel },
+    private readonly live: { readonly store: StoreApi; readonly workers: Workers; readonly logger: RootLogger; readonly pinnedLevel?: LogLevel },
   ) {
     this.#current = initial;
   }
@@ -98,12 +98,12 @@ function limitChanges(current: AppConfig, next: AppConfig): LimitChange[] {
 }
 
 /** The counters are untouched; admission reads the limit from the row syncLimits updates. */
-async function syncLimits(store: MetadataStore, changes: readonly LimitChange[]): Promise<void> {
+async function syncLimits(store: StoreApi, changes: readonly LimitChange[]): Promise<void> {
   await store.reconfigure({ backendLimits: new Map(changes.map((c) => [c.name, c.bytesLimit])) });
 }
 
 /** Which endpoints new events are written for. */
-async function setNotificationTargets(store: MetadataStore, next: AppConfig): Promise<void> {
+async function setNotificationTargets(store: StoreApi, next: AppConfig): Promise<void> {
   const targets: NotificationTarget[] = next.notifications.endpoints.map((e) => ({ name: e.name, events: e.events }));
   await store.reconfigure({ notificationTargets: targets });
 }

@@ -1,5 +1,5 @@
 import type { Logger } from '../logging.js';
-import type { MetadataStore } from '../store/core/store.js';
+import type { StoreApi } from '../store/core/store.js';
 import type { Workers } from '../workers/index.js';
 import { formatAge } from './output.js';
 
@@ -7,7 +7,7 @@ import { formatAge } from './output.js';
  * Every `intervalMs`, one info line saying the service is alive and what it did: items each job
  * handled since the last summary (and failed ticks), and the depth of every queue.
  */
-export function startSummary(store: MetadataStore, workers: Workers, logger: Logger, intervalMs: number): { stop(): void } {
+export function startSummary(store: StoreApi, workers: Workers, logger: Logger, intervalMs: number): { stop(): void } {
   const timer = setInterval(() => {
     void summarise(store, workers, logger, intervalMs).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'summary: could not read the queues'));
   }, intervalMs);
@@ -15,7 +15,7 @@ export function startSummary(store: MetadataStore, workers: Workers, logger: Log
   return { stop: () => clearInterval(timer) };
 }
 
-async function summarise(store: MetadataStore, workers: Workers, logger: Logger, intervalMs: number): Promise<void> {
+async function summarise(store: StoreApi, workers: Workers, logger: Logger, intervalMs: number): Promise<void> {
   const jobs: Record<string, { handled: number; ticks: number; failedTicks: number }> = {};
   for (const runner of workers.runners) jobs[runner.work.job.name] = runner.takeStats();
   const [depths, intents, outbox] = await Promise.all([store.cleanup.depths(), store.intents.summary(), store.outbox.summary()]);

@@ -6,7 +6,7 @@ import type { BreakerState } from '../gateway/routing/circuit-breaker.js';
 import { virtualHostBucket } from '../gateway/server.js';
 import type { Logger } from '../logging.js';
 import { NotFoundError, StoreError } from '../store/core/errors.js';
-import type { MetadataStore } from '../store/core/store.js';
+import type { StoreApi } from '../store/core/store.js';
 import { ActivityRecorder, type RequestRecord } from './activity.js';
 import { ASSETS } from './assets.js';
 import { DashboardData } from './data.js';
@@ -40,7 +40,7 @@ import { DEFAULT_SESSION_TTL_MS, SESSION_COOKIE, SessionSigner, SigninThrottle, 
  */
 
 export interface DashboardOptions {
-  readonly store: MetadataStore;
+  readonly store: StoreApi;
   readonly config: AppConfig;
   readonly access: AccessControl;
   /** The router's breaker states (`router.states()`). */

@@ -3,7 +3,7 @@ import type { AppConfig, CredentialConfig } from '../config/types.js';
 import { mayUseBucket } from '../gateway/access.js';
 import type { BreakerState } from '../gateway/routing/circuit-breaker.js';
 import type { CleanupTask, DeadLetter, OutboxEvent, WriteIntent } from '../store/core/types.js';
-import type { MetadataStore } from '../store/core/store.js';
+import type { StoreApi } from '../store/core/store.js';
 import { utcMonth } from '../store/core/usage-meter.js';
 import type { ActivityRecorder, RateSlot, RecentChange } from './activity.js';
 
@@ -14,7 +14,7 @@ import type { ActivityRecorder, RateSlot, RecentChange } from './activity.js';
  */
 
 export interface DataSources {
-  readonly store: MetadataStore;
+  readonly store: StoreApi;
   readonly config: AppConfig;
   readonly breakers: () => Record<string, BreakerState>;
   readonly activity: ActivityRecorder;
@@ -208,7 +208,7 @@ export class DashboardData {
   #copyCounts(): Promise<Map<string, number>> {
     const now = this.src.now();
     if (this.#copies && now - this.#copies.at < COPY_COUNT_TTL_MS) return this.#copies.value;
-    const value = this.src.store.db.read((q) => q.sumCopiesByBackend()).then((rows) => new Map(rows.map((r) => [r.backend_name, Number(r.copies)])));
+    const value = this.src.store.quota.copyCounts();
     this.#copies = { at: now, value };
     value.catch(() => (this.#copies = undefined));
     return value;

@@ -4,7 +4,7 @@ import type { AppConfig } from '../config/types.js';
 import type { AccessControl } from '../gateway/access.js';
 import type { BreakerState } from '../gateway/routing/circuit-breaker.js';
 import type { Logger } from '../logging.js';
-import type { MetadataStore } from '../store/core/store.js';
+import type { StoreApi } from '../store/core/store.js';
 import { Dashboard, requestOrigin } from './dashboard.js';
 import { BASE } from './pages.js';
 
@@ -22,7 +22,7 @@ export interface DashboardMount {
 
 /** The dashboard of a gateway, per the config's `ui` section; undefined when `ui.enabled` is false. */
 export function createDashboard(o: {
-  store: MetadataStore;
+  store: StoreApi;
   config: AppConfig;
   access: AccessControl;
   breakers: () => Record<string, BreakerState>;

@@ -1,4 +1,4 @@
-import type { MetadataStore } from '../store/core/store.js';
+import type { StoreApi } from '../store/core/store.js';
 import { S3Error } from './errors.js';
 
 /** How long a bucket seen to exist is trusted without asking the database again. */
@@ -12,7 +12,7 @@ const TRUST_MS = 2000;
 export class BucketDirectory {
   readonly #seen = new Map<string, number>();
 
-  constructor(private readonly store: MetadataStore) {}
+  constructor(private readonly store: StoreApi) {}
 
   async require(bucket: string): Promise<void> {
     const seenAt = this.#seen.get(bucket);

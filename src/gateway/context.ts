@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { BackendClient } from '../backends/backend-client.js';
 import type { AppConfig, CredentialConfig } from '../config/types.js';
 import type { Logger } from '../logging.js';
-import type { MetadataStore } from '../store/core/store.js';
+import type { StoreApi } from '../store/core/store.js';
 import type { AccessControl } from './access.js';
 import type { AuthResult } from './auth/sigv4.js';
 import type { BucketDirectory } from './bucket-directory.js';
@@ -17,7 +17,7 @@ import { openRequestBody, type BodyDigest } from './body/request-body.js';
 
 /** What every operation shares: the store, the backends, the config. */
 export interface GatewayDeps {
-  readonly store: MetadataStore;
+  readonly store: StoreApi;
   readonly backends: ReadonlyMap<string, BackendClient>;
   readonly config: AppConfig;
   readonly logger: Logger;

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { BackendClient } from '../backends/backend-client.js';
 import type { AppConfig, CredentialConfig } from '../config/types.js';
 import type { Logger } from '../logging.js';
-import type { MetadataStore } from '../store/core/store.js';
+import type { StoreApi } from '../store/core/store.js';
 import { AccessControl } from './access.js';
 import { BucketDirectory } from './bucket-directory.js';
 import type { GatewayDeps } from './context.js';
@@ -18,7 +18,7 @@ import { createGatewayServer, createMetricsServer, type GatewayRuntime } from '.
 import { createDashboard } from '../dashboard/index.js';
 
 export interface GatewayOptions {
-  readonly store: MetadataStore;
+  readonly store: StoreApi;
   readonly config: AppConfig;
   readonly backends: ReadonlyMap<string, BackendClient>;
   readonly credentials: readonly CredentialConfig[];

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from '../logging.js';
-import type { MetadataStore } from '../store/core/store.js';
+import type { StoreApi } from '../store/core/store.js';
 import type { QueueDepth } from '../store/core/cleanup-queue.js';
 import type { BackendQuota } from '../store/core/types.js';
 import type { HealthProvider } from './health.js';
@@ -16,7 +16,7 @@ import type { BackendCallOutcome, BackendRouter } from './routing/backend-router
  */
 
 export interface GatewayMetricsOptions {
-  readonly store: MetadataStore;
+  readonly store: StoreApi;
   readonly router: BackendRouter;
   readonly logger: Logger;
   readonly health?: HealthProvider | undefined;

@@ -1,6 +1,6 @@
 import type { Logger } from '../logging.js';
 import { LEADER_JOBS } from '../store/core/leader-jobs.js';
-import type { MetadataStore } from '../store/core/store.js';
+import type { StoreApi } from '../store/core/store.js';
 import type { BackendHousekeeping } from '../backends/backend-client.js';
 import { BackendUnavailableError } from '../backends/backend-unavailable.js';
 import { BackendAvailability } from './backend-availability.js';
@@ -22,7 +22,7 @@ export interface CleanupWorkerOptions {
  * gets its rows handed back unchanged: "cannot reach" is neither done nor a failed attempt.
  */
 export function cleanupWorker(
-  store: MetadataStore,
+  store: StoreApi,
   clients: ReadonlyMap<string, BackendHousekeeping>,
   options: CleanupWorkerOptions,
   logger: Logger,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { AppConfig } from '../config/types.js';
 import type { Logger } from '../logging.js';
-import type { MetadataStore } from '../store/core/store.js';
+import type { StoreApi } from '../store/core/store.js';
 import type { BackendHousekeeping } from '../backends/backend-client.js';
 import { BackendAvailability } from './backend-availability.js';
 import { cleanupWorker } from './cleanup-worker.js';
@@ -24,7 +24,7 @@ export function workerIdentity(): string {
 
 /** Builds the six leader-run jobs of spec §7 from the config. `start` schedules them. */
 export function createWorkers(
-  store: MetadataStore,
+  store: StoreApi,
   config: AppConfig,
   clients: ReadonlyMap<string, BackendHousekeeping>,
   logger: Logger,

@@ -1,6 +1,6 @@
 import type { Logger } from '../logging.js';
 import { LEADER_JOBS } from '../store/core/leader-jobs.js';
-import type { MetadataStore } from '../store/core/store.js';
+import type { StoreApi } from '../store/core/store.js';
 import type { BackendHousekeeping } from '../backends/backend-client.js';
 import { BackendUnavailableError } from '../backends/backend-unavailable.js';
 import { BackendAvailability } from './backend-availability.js';
@@ -30,7 +30,7 @@ export interface IntentReaperOptions {
  * resolved first and wins (the store's listReapable holds the older ones back until then).
  */
 export function intentReaper(
-  store: MetadataStore,
+  store: StoreApi,
   clients: ReadonlyMap<string, BackendHousekeeping>,
   options: IntentReaperOptions,
   logger: Logger,

@@ -37,7 +37,7 @@ export class JobRunner {
   #stats = { ticks: 0, handled: 0, failedTicks: 0 };
 
   constructor(
-    private readonly db: Database,
+    private readonly db: Pick<Database, 'tryLeaderLock'>,
     readonly work: WorkerJob,
     private readonly logger: Logger,
   ) {}

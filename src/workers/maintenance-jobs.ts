@@ -2,14 +2,14 @@ import type { BackendClient } from '../backends/backend-client.js';
 import type { Logger } from '../logging.js';
 import { NotFoundError } from '../store/core/errors.js';
 import { LEADER_JOBS } from '../store/core/leader-jobs.js';
-import type { MetadataStore } from '../store/core/store.js';
+import type { StoreApi } from '../store/core/store.js';
 import type { WorkerJob } from './job-runner.js';
 
 /**
  * Writes the usage counters. Each instance has its own counters in memory, so the lock is held only
  * while flushing: instances take turns instead of one of them flushing for all (it could not).
  */
-export function usageFlush(store: MetadataStore, options: { intervalMs: number }): WorkerJob {
+export function usageFlush(store: StoreApi, options: { intervalMs: number }): WorkerJob {
   return {
     job: LEADER_JOBS.usageFlush,
     intervalMs: options.intervalMs,
@@ -32,7 +32,7 @@ function canAbortMultipart(client: object | undefined): client is MultipartAbort
  * stays for a later tick: dropping it from the store would leave the backend's parts behind for good.
  */
 export function multipartExpiry(
-  store: MetadataStore,
+  store: StoreApi,
   options: { intervalMs: number; batchSize: number; maxAgeMs: number },
   logger: Logger,
   clients: ReadonlyMap<string, object> = new Map(),
@@ -79,7 +79,7 @@ export function multipartExpiry(
 }
 
 /** Recomputes the ledger from the rows, fixes drift, and folds the quota stripes into their backends. */
-export function ledgerReconcile(store: MetadataStore, options: { intervalMs: number }, logger: Logger): WorkerJob {
+export function ledgerReconcile(store: StoreApi, options: { intervalMs: number }, logger: Logger): WorkerJob {
   return {
     job: LEADER_JOBS.reconcile,
     intervalMs: options.intervalMs,

@@ -1,7 +1,7 @@
 import type { NotificationEndpoint } from '../config/types.js';
 import type { Logger } from '../logging.js';
 import { LEADER_JOBS } from '../store/core/leader-jobs.js';
-import type { MetadataStore } from '../store/core/store.js';
+import type { StoreApi } from '../store/core/store.js';
 import type { OutboxEvent } from '../store/core/types.js';
 import { forEachBounded } from './bounded.js';
 import { errorChain } from './error-chain.js';
@@ -37,7 +37,7 @@ export function isOutboxDeliveryJob(job: WorkerJob): job is OutboxDeliveryJob {
  * (kept for operators). A crash between the POST and the mark means the claim expires and the same
  * event id is delivered again.
  */
-export function outboxDelivery(store: MetadataStore, options: OutboxDeliveryOptions, logger: Logger): OutboxDeliveryJob {
+export function outboxDelivery(store: StoreApi, options: OutboxDeliveryOptions, logger: Logger): OutboxDeliveryJob {
   let endpoints = new Map(options.endpoints.map((e) => [e.name, e]));
   let source = options.source;
   const post = options.fetch ?? fetch;

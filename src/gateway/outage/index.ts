@@ -1,7 +1,7 @@
 import type { BackendClient } from '../../backends/backend-client.js';
 import type { Logger } from '../../logging.js';
 import { NotFoundError } from '../../store/core/errors.js';
-import type { MetadataStore } from '../../store/core/store.js';
+import type { StoreApi } from '../../store/core/store.js';
 import type { ObjectCopy, ObjectInfo } from '../../store/core/types.js';
 import { S3Error } from '../errors.js';
 import type { HealthProvider } from '../health.js';
@@ -28,7 +28,7 @@ export class OutageMode implements HealthProvider {
   readonly cache: LocationCache;
 
   constructor(
-    store: MetadataStore,
+    store: StoreApi,
     private readonly backendNames: readonly string[],
     private readonly backends: ReadonlyMap<string, BackendClient>,
     private readonly logger: Logger,

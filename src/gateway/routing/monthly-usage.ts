@@ -1,7 +1,7 @@
 import { monthlyLimitsOf } from '../../config/backends.js';
 import type { AppConfig } from '../../config/types.js';
 import type { Logger } from '../../logging.js';
-import type { MetadataStore } from '../../store/core/store.js';
+import type { StoreApi } from '../../store/core/store.js';
 import { utcMonth } from '../../store/core/usage-meter.js';
 import type { BackendUsage } from '../../store/core/types.js';
 
@@ -23,7 +23,7 @@ export class MonthlyUsageGuard {
   readonly #limited: boolean;
 
   constructor(
-    private readonly store: MetadataStore,
+    private readonly store: StoreApi,
     private readonly config: AppConfig,
     private readonly logger: Logger,
   ) {

@@ -90,6 +90,12 @@ export class QuotaLedger {
     return this.#rebalance(q, backendName, sizeBytes, pickStripe(this.ctx));
   }
 
+  /** How many copies each backend holds (backends without any are absent). */
+  async copyCounts(): Promise<Map<string, number>> {
+    const rows = await this.ctx.db.read((q) => q.sumCopiesByBackend());
+    return new Map(rows.map((r) => [r.backend_name, Number(r.copies)]));
+  }
+
   async totals(): Promise<BackendQuota[]> {
     const rows = await this.ctx.db.read((q) => q.listQuotaTotals());
     return rows.map(toBackendQuota);

@@ -26,11 +26,40 @@ export interface MetadataStoreOptions {
   readonly logger?: Logger;
 }
 
+/** What a store's users may ask of its database: its identity, schema and leader locks, never queries. */
+export type StoreDatabase = Pick<Database, 'engine' | 'location' | 'capabilities' | 'appliedAtOpen' | 'tryLeaderLock' | 'schemaStatus'>;
+
+/**
+ * A store as its users see it: the operation groups, what they may ask of its database, and its
+ * clock. MetadataStore is one; a store running on its own thread (store/thread/client.ts) is the other.
+ */
+export interface StoreApi {
+  readonly buckets: BucketOperations;
+  readonly objects: ObjectOperations;
+  readonly listing: ObjectListing;
+  readonly quota: QuotaLedger;
+  readonly multipart: MultipartOperations;
+  readonly intents: IntentOperations;
+  readonly cleanup: CleanupQueue;
+  readonly outbox: Outbox;
+  readonly usage: UsageMeter;
+  readonly backendCheck: BackendCheck;
+  readonly db: StoreDatabase;
+  readonly context: Pick<StoreContext, 'clock'>;
+  reconfigure(settings: StoreReconfiguration): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface StoreReconfiguration {
+  readonly backendLimits?: ReadonlyMap<string, number>;
+  readonly notificationTargets?: readonly NotificationTarget[];
+}
+
 /**
  * The metadata store: one object per area of spec §6, all sharing one database and context. Every
  * operation's business logic lives here, in core; the engines only run the queries.
  */
-export class MetadataStore {
+export class MetadataStore implements StoreApi {
   readonly buckets: BucketOperations;
   readonly objects: ObjectOperations;
   readonly listing: ObjectListing;
@@ -75,7 +104,7 @@ export class MetadataStore {
    * the database by syncLimits, all or nothing) and the webhook endpoints new events are written
    * for. The set of backends is fixed for the life of the store (a new backend needs a restart).
    */
-  async reconfigure(settings: { readonly backendLimits?: ReadonlyMap<string, number>; readonly notificationTargets?: readonly NotificationTarget[] }): Promise<void> {
+  async reconfigure(settings: StoreReconfiguration): Promise<void> {
     const context = this.context as { -readonly [K in keyof StoreContext]: StoreContext[K] };
     if (settings.backendLimits) {
       for (const name of settings.backendLimits.keys()) {
