@@ -65,7 +65,7 @@ function countTouches(tg: TestGateway): { readonly count: () => number } {
 
 describe('/health and /health/ready', () => {
   it('answer 200 ok and 200 ready without credentials, touching neither the database nor a backend', async () => {
-    const tg = await startTestGateway('sqlite');
+    const tg = await startTestGateway('sqlite', { storeThread: false });
     const touches = countTouches(tg);
     for (let i = 0; i < 20; i++) {
       const health = await get(`${tg.url}/health`);

@@ -122,7 +122,7 @@ it('each gateway has its own registry: two in one process count apart', async ()
 });
 
 it("the store's figures are read at most once per few seconds, however often /metrics is scraped", async () => {
-  const tg = await startTestGateway('sqlite');
+  const tg = await startTestGateway('sqlite', { storeThread: false });
   let reads = 0;
   const db = tg.store.db as unknown as { read: (...args: unknown[]) => unknown };
   const read = db.read.bind(tg.store.db);

@@ -13,8 +13,9 @@ import { startGateway, type Gateway } from '../../src/gateway/index.js';
 import type { BreakerOptions } from '../../src/gateway/routing/circuit-breaker.js';
 import { silentLogger, type Logger } from '../../src/logging.js';
 import type { HealthProvider } from '../../src/gateway/health.js';
-import type { MetadataStore } from '../../src/store/core/store.js';
+import type { StoreApi } from '../../src/store/core/store.js';
 import { openStore } from '../../src/store/open.js';
+import { openStoreThread } from '../../src/store/thread/client.js';
 import { appConfig, createTestDatabase, type EngineName } from './engines.js';
 import { freshS3rverBuckets, MIXED_S3_BACKENDS, mixedBackendsRequested } from './mixed-backends.js';
 
@@ -33,7 +34,8 @@ const CREDENTIALS: CredentialConfig[] = [
 export interface TestGateway {
   readonly gateway: Gateway;
   readonly url: string;
-  readonly store: MetadataStore;
+  /** The gateway's store: on its own thread for SQLite (as `serve` runs it) unless `storeThread: false`. */
+  readonly store: StoreApi;
   readonly config: AppConfig;
   readonly backendDir: string;
   readonly backends: ReadonlyMap<string, BackendClient>;
@@ -79,6 +81,11 @@ export interface TestGatewayOptions {
   readonly logger?: Logger;
   /** What /health asks about the database (default: always ok). */
   readonly health?: HealthProvider;
+  /**
+   * SQLite: the store runs on its own thread, as `serve` runs it (default). false: on the test's
+   * thread, for a test that watches or replaces the store's database calls.
+   */
+  readonly storeThread?: boolean;
 }
 
 const running: TestGateway[] = [];
@@ -113,7 +120,7 @@ export async function startTestGateway(engine: EngineName, options: TestGatewayO
     credentials: CREDENTIALS,
     buckets: options.buckets ?? [],
   };
-  const store = await openStore(config);
+  const store: StoreApi = engine === 'sqlite' && options.storeThread !== false ? await openStoreThread(config, { role: 'serve' }) : await openStore(config);
   await checkDirectoryBackends(config, store);
   const backends = new Map<string, BackendClient>(
     declared.map((b: TestBackend) => [b.name, b.client ?? (b.s3 ? new S3Backend(b.name, b.s3) : new DirectoryBackend(b.name, dirOf(b.name)))]),

@@ -1,9 +1,9 @@
 import { expect } from 'vitest';
 import type { NotificationEndpoint } from '../../src/config/types.js';
-import type { MetadataStore } from '../../src/store/core/store.js';
+import { MetadataStore, type StoreApi } from '../../src/store/core/store.js';
 import { openStore } from '../../src/store/open.js';
 import { ManualClock } from './clock.js';
-import { appConfig, createTestDatabase, type EngineName } from './engines.js';
+import { appConfig, createTestDatabase, sqliteConfig, type EngineName } from './engines.js';
 
 export interface TestStoreOptions {
   readonly backends?: readonly { name: string; bytesLimit: number }[];
@@ -60,9 +60,21 @@ export async function openTestStore(engine: EngineName, options: TestStoreOption
  *  Σ intents + parts (I4's accounting side); I2 used + orphan + in-flight <= limit; and the escrow
  *  identity used + orphan + in-flight + free = limit with no stripe's share below zero.
  */
-export async function expectLedgerConsistent(store: MetadataStore): Promise<void> {
+export async function expectLedgerConsistent(store: StoreApi): Promise<void> {
   const report = await store.quota.reconcile({ fix: false });
   expect(report.drifts).toEqual([]);
+  if (store instanceof MetadataStore) return expectCountersConsistent(store);
+  // A store on its own thread runs no query for its caller: read its counters through a store
+  // opened on this thread on the same SQLite file (WAL: it sees every commit).
+  const direct = await openStore(appConfig(sqliteConfig(store.db.location), { backends: [] }), { role: 'inspect' });
+  try {
+    await expectCountersConsistent(direct);
+  } finally {
+    await direct.close();
+  }
+}
+
+async function expectCountersConsistent(store: MetadataStore): Promise<void> {
   const rows = await store.db.read((q) => q.listQuotaTotals());
   for (const r of rows) {
     expect(r.bytes_used, `${r.backend_name} bytes_used`).toBeGreaterThanOrEqual(0);

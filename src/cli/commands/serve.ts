@@ -7,8 +7,9 @@ import type { Gateway } from '../../gateway/index.js';
 import { parseDuration } from '../../config/duration.js';
 import type { AppConfig } from '../../config/types.js';
 import { createLogger, type Logger, type RootLogger } from '../../logging.js';
-import type { MetadataStore } from '../../store/core/store.js';
+import type { StoreApi } from '../../store/core/store.js';
 import { openStore } from '../../store/open.js';
+import { openStoreThread } from '../../store/thread/client.js';
 import { startWorkers } from '../../workers/index.js';
 import type { CommandContext } from '../context.js';
 import { describeDatabase } from '../database-description.js';
@@ -119,8 +120,10 @@ async function stopGatewayStep(gateway: Gateway, timeoutMs: number, logger: Logg
 }
 
 /** Opens the store as an instance (schema applied, quota limits synced) and warns of over-full backends. */
-async function openStoreStep(config: AppConfig, logger: Logger): Promise<MetadataStore> {
-  const store = await openStore(config, { role: 'serve', logger });
+async function openStoreStep(config: AppConfig, logger: Logger): Promise<StoreApi> {
+  // SQLite's transactions and flushes are synchronous: on a thread of their own they no longer stop
+  // the event loop (docs/performance.md §5). PostgreSQL's already run in the server's processes.
+  const store = config.database.driver === 'sqlite' ? await openStoreThread(config, { role: 'serve', logger }) : await openStore(config, { role: 'serve', logger });
   try {
     for (const b of overLimitBackends(await store.quota.totals())) logger.warn({ backend: b.name, limitBytes: b.limitBytes, heldBytes: b.heldBytes }, describeOverLimit(b));
   } catch (err) {
@@ -135,7 +138,7 @@ async function openStoreStep(config: AppConfig, logger: Logger): Promise<Metadat
  * the directory-backend identity check (refuse to start on an unavailable backend) and the warning,
  * per backend without a client, that its cleanup rows and intents wait.
  */
-async function checkBackendsStep(config: AppConfig, store: MetadataStore, logger: Logger): Promise<Map<string, BackendClient>> {
+async function checkBackendsStep(config: AppConfig, store: StoreApi, logger: Logger): Promise<Map<string, BackendClient>> {
   const { created } = await checkDirectoryBackends(config, store);
   for (const name of created) logger.info({ backend: name, directory: config.backends.find((b) => b.name === name)?.directory }, 'directory backend initialised (identity marker written)');
   for (const b of backendsWithoutClient(config.backends)) logger.warn({ backend: b.name }, withoutClientWarning(b));
@@ -143,7 +146,7 @@ async function checkBackendsStep(config: AppConfig, store: MetadataStore, logger
 }
 
 /** The S3 endpoint: credentials (the config's, or the provisioned admin one), then the listener. */
-async function startGatewayStep(config: AppConfig, store: MetadataStore, backends: ReadonlyMap<string, BackendClient>, logger: Logger, env: NodeJS.ProcessEnv): Promise<Gateway> {
+async function startGatewayStep(config: AppConfig, store: StoreApi, backends: ReadonlyMap<string, BackendClient>, logger: Logger, env: NodeJS.ProcessEnv): Promise<Gateway> {
   const provisioned = await provisionCredentials(config, env);
   if (provisioned.origin !== 'config') {
     // Never the secret: the file (0600) or the environment holds it; `credentials` prints it.
