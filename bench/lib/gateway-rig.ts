@@ -21,7 +21,7 @@ import pino from 'pino';
 import { silentLogger, type Logger } from '../../src/logging.js';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 import type { SigningIdentity } from './presign.js';
-import { BENCH_BACKEND, BENCH_LIMIT, openTarget, type EngineName, type Target, type TargetOptions } from './targets.js';
+import { BENCH_BACKEND, BENCH_LIMIT, openServedTarget, type EngineName, type ServedTarget, type TargetOptions } from './targets.js';
 import type { Endpoint, SmallJob, SmallResult, StreamJob, StreamResult } from './load-worker.js';
 
 export const BUCKET = 'bench';
@@ -235,7 +235,7 @@ export function countingBackend<B extends BackendClient>(backend: B, counter: By
 export type BackendKind = { kind: 'memory' } | { kind: 'directory'; root: string } | { kind: 's3'; s3: S3BackendConfig };
 
 export interface GatewayRig {
-  readonly target: Target;
+  readonly target: ServedTarget;
   readonly gateway: Gateway;
   readonly url: string;
   readonly endpoint: Endpoint;
@@ -245,7 +245,7 @@ export interface GatewayRig {
 
 /** The store of the store benchmark (openTarget) behind a real gateway in this process, one backend, bucket `bench`. */
 export async function startGatewayRig(engine: EngineName, server: PostgresServer | undefined, backend: BackendKind, options: { countBytes?: boolean; target?: TargetOptions } = {}): Promise<GatewayRig> {
-  const target = await openTarget(engine, server, options.target);
+  const target = await openServedTarget(engine, server, options.target);
   const dataDir = mkdtempSync(join(tmpdir(), 's3o-bench-gw-'));
   const base = target.config;
   const declared = { name: BENCH_BACKEND, bytesLimit: BENCH_LIMIT, ...(backend.kind === 'directory' ? { directory: backend.root } : {}), ...(backend.kind === 's3' ? { s3: backend.s3 } : {}) };

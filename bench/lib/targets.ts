@@ -6,7 +6,8 @@ import Sqlite from 'better-sqlite3';
 import { createScratchDatabase, dropDatabase, type PostgresServer } from '../../scripts/lib/postgres-server.js';
 import { Secret } from '../../src/config/secret.js';
 import type { AppConfig, DatabaseConfig } from '../../src/config/types.js';
-import type { MetadataStore } from '../../src/store/core/store.js';
+import type { MetadataStore, StoreApi } from '../../src/store/core/store.js';
+import { openStoreThread } from '../../src/store/thread/client.js';
 import { openStore } from '../../src/store/open.js';
 import type { PostgresDatabase } from '../../src/store/postgres/database.js';
 import type { SqliteDatabase } from '../../src/store/sqlite/database.js';
@@ -35,6 +36,49 @@ export interface TargetOptions {
 }
 
 export async function openTarget(engine: EngineName, server: PostgresServer | undefined, options: TargetOptions = {}): Promise<Target> {
+  const { config, drop } = await prepareTarget(engine, server, options);
+  const store = await openStore(config);
+  const others: MetadataStore[] = [];
+  return {
+    engine,
+    store,
+    config,
+    openAnother: async () => {
+      const another = await openStore(config, { role: engine === 'sqlite' ? 'inspect' : 'serve' });
+      others.push(another);
+      return another;
+    },
+    close: async () => {
+      for (const o of others) await o.close();
+      await store.close();
+      await drop();
+    },
+  };
+}
+
+/** A target's store opened as `serve` opens it: on SQLite, on its own thread (src/store/thread). */
+export interface ServedTarget {
+  readonly engine: EngineName;
+  readonly store: StoreApi;
+  readonly config: AppConfig;
+  close(): Promise<void>;
+}
+
+export async function openServedTarget(engine: EngineName, server: PostgresServer | undefined, options: TargetOptions = {}): Promise<ServedTarget> {
+  const { config, drop } = await prepareTarget(engine, server, options);
+  const store: StoreApi = engine === 'sqlite' ? await openStoreThread(config, { role: 'serve' }) : await openStore(config);
+  return {
+    engine,
+    store,
+    config,
+    close: async () => {
+      await store.close();
+      await drop();
+    },
+  };
+}
+
+async function prepareTarget(engine: EngineName, server: PostgresServer | undefined, options: TargetOptions): Promise<{ config: AppConfig; drop: () => Promise<void> }> {
   let database: DatabaseConfig;
   let drop: () => Promise<void>;
   if (engine === 'sqlite') {
@@ -83,23 +127,7 @@ export async function openTarget(engine: EngineName, server: PostgresServer | un
     },
     logging: { level: 'silent' },
   };
-  const store = await openStore(config);
-  const others: MetadataStore[] = [];
-  return {
-    engine,
-    store,
-    config,
-    openAnother: async () => {
-      const another = await openStore(config, { role: engine === 'sqlite' ? 'inspect' : 'serve' });
-      others.push(another);
-      return another;
-    },
-    close: async () => {
-      for (const o of others) await o.close();
-      await store.close();
-      await drop();
-    },
-  };
+  return { config, drop };
 }
 
 export function rawPostgres(target: Target): RawPostgres {

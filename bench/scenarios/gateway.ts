@@ -22,6 +22,7 @@ import {
 } from '../lib/gateway-rig.js';
 import type { Endpoint, SmallResult } from '../lib/load-worker.js';
 import { runConcurrentFor, type Throughput } from '../lib/measure.js';
+import { storeCommitWriteStep } from '../lib/memory-store-calls.js';
 import { presignPath, type SigningIdentity } from '../lib/presign.js';
 import type { EngineName } from '../lib/targets.js';
 
@@ -423,7 +424,7 @@ async function small(client: LoadClient, engine: EngineName, server: PostgresSer
       let storeWrite: Throughput | undefined;
       let storeLookup: Throughput | undefined;
       for (let r = 0; r < rounds; r++) {
-        storeWrite = addT(storeWrite, await runConcurrentFor(slice, c, async () => store.objects.commitWrite(await store.objects.beginWrite({ objectKey: `${BUCKET}/store/${c}/${n++}`, sizeBytes: SMALL }), { etag: '"e"' })));
+        storeWrite = addT(storeWrite, await runConcurrentFor(slice, c, storeCommitWriteStep(store, `${BUCKET}/small/put/store${c}r${r}-`, SMALL)));
         for (const [kind, rig] of rigs) {
           const a = acc.get(kind)!;
           a.put = add(a.put, await client.small({ endpoint: rig.endpoint, method: 'PUT', prefix: `/${BUCKET}/small/put/`, run: `${c}r${r}`, keyCount: GET_KEYS, concurrency: c, durationMs: slice, bodyBytes: SMALL }));
