@@ -14,7 +14,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifySignature, type AuthResult, type SignedRequest } from '../../src/gateway/auth/sigv4.js';
 import { S3Error, type S3ErrorCode } from '../../src/gateway/errors.js';
-import { openRequestBody, type BodyDigest, type RequestBodyOptions } from '../../src/gateway/body/request-body.js';
+import { openRequestBody, THREAD_HASH_MIN_BYTES, type BodyDigest, type RequestBodyOptions } from '../../src/gateway/body/request-body.js';
 
 const AKID = 'AKIDCHUNKED';
 const SECRET = 'chunked-secret-0123456789';
@@ -500,6 +500,15 @@ describe('plain bodies', () => {
   it('a hex x-amz-content-sha256: right verifies, wrong → XAmzContentSHA256Mismatch', async () => {
     expect((await run(object, { payloadHash: sha256Hex(object), decodedLength: object.length })).error).toBeUndefined();
     expectFailure(await run(corrupt(object, 5), { payloadHash: sha256Hex(object), decodedLength: object.length }), 'XAmzContentSHA256Mismatch');
+  });
+
+  it('a body of 1 MiB or more is hashed on the hash thread: the same digests, the same refusals', async () => {
+    const large = randomBytes(THREAD_HASH_MIN_BYTES + 12_345);
+    const ok = await run(large, { payloadHash: sha256Hex(large), decodedLength: large.length, contentMd5: md5Base64(large) }, 65_536);
+    expect(ok.error).toBeUndefined();
+    expect(ok.digest?.md5Hex).toBe(md5Hex(large));
+    expectFailure(await run(corrupt(large, THREAD_HASH_MIN_BYTES), { payloadHash: sha256Hex(large), decodedLength: large.length }, 65_536), 'XAmzContentSHA256Mismatch');
+    expectFailure(await run(large, { payloadHash: 'UNSIGNED-PAYLOAD', decodedLength: large.length, contentMd5: md5Base64(Buffer.from('x')) }, 65_536), 'BadDigest');
   });
 
   it('a wrong Content-MD5 → BadDigest; a malformed one → InvalidDigest before any byte is read', async () => {

@@ -3,6 +3,7 @@ import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { S3Error } from '../errors.js';
 import type { AuthResult } from '../auth/sigv4.js';
 import { AwsChunkedDecoder } from './aws-chunked-decoder.js';
+import { ThreadHash } from './hash-thread.js';
 import { createChecksum, isChecksumAlgorithm, isWellFormedChecksum, type ChecksumAlgorithm, type IncrementalChecksum } from './checksums.js';
 
 /**
@@ -186,16 +187,26 @@ function planVerification(options: RequestBodyOptions): VerificationPlan {
   return { decodedLength, expectedSha256, expectedMd5Hex, headerChecksums, trailerChecksum, chunked, auth: options.auth };
 }
 
+/** From this declared length on, MD5 and SHA-256 run on the hash thread (hash-thread.ts) instead of the event loop. */
+export const THREAD_HASH_MIN_BYTES = 1024 * 1024;
+
 class VerifyingTransform extends Transform {
   private received = 0;
-  private readonly md5: Hash = createHash('md5');
+  /** Inline hashes (small bodies), or the hash thread's session (large ones). */
+  private readonly md5: Hash | null;
   private readonly sha256: Hash | null;
+  private readonly threadHash: ThreadHash | null;
+  /** Set by accept when the hash thread's window is full: the chunk's callback waits for it. */
+  private hashWindow: Promise<void> | undefined;
   private readonly checksums: IncrementalChecksum[] = [];
   private readonly decoder: AwsChunkedDecoder | null;
 
   constructor(private readonly plan: VerificationPlan) {
     super();
-    this.sha256 = plan.expectedSha256 !== undefined ? createHash('sha256') : null;
+    const threaded = plan.decodedLength >= THREAD_HASH_MIN_BYTES;
+    this.threadHash = threaded ? new ThreadHash(plan.expectedSha256 !== undefined ? ['md5', 'sha256'] : ['md5']) : null;
+    this.md5 = threaded ? null : createHash('md5');
+    this.sha256 = !threaded && plan.expectedSha256 !== undefined ? createHash('sha256') : null;
     for (const algorithm of plan.headerChecksums.keys()) this.checksums.push(createChecksum(algorithm));
     if (plan.trailerChecksum !== undefined) this.checksums.push(createChecksum(plan.trailerChecksum));
     if (plan.chunked === undefined) {
@@ -217,10 +228,19 @@ class VerifyingTransform extends Transform {
     try {
       if (this.decoder !== null) this.decoder.write(chunk);
       else this.accept(chunk);
-      callback();
     } catch (error) {
       callback(error as Error);
+      return;
     }
+    const window = this.hashWindow;
+    this.hashWindow = undefined;
+    if (window) window.then(() => callback(), callback);
+    else callback();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.threadHash?.drop();
+    callback(error);
   }
 
   override _flush(callback: TransformCallback): void {
@@ -240,8 +260,11 @@ class VerifyingTransform extends Transform {
     if (this.received > this.plan.decodedLength) {
       throw new S3Error('InvalidRequest', `The request body is longer than the declared length of ${this.plan.decodedLength} bytes.`);
     }
-    this.md5.update(bytes);
-    this.sha256?.update(bytes);
+    if (this.threadHash) this.hashWindow = this.threadHash.update(bytes) ?? this.hashWindow;
+    else {
+      this.md5!.update(bytes);
+      this.sha256?.update(bytes);
+    }
     for (const checksum of this.checksums) checksum.update(bytes);
     this.push(bytes);
   }
@@ -256,8 +279,10 @@ class VerifyingTransform extends Transform {
       }
     }
     if (this.received < this.plan.decodedLength) throw new S3Error('IncompleteBody');
-    if (this.sha256 !== null && this.sha256.digest('hex') !== this.plan.expectedSha256) throw new S3Error('XAmzContentSHA256Mismatch');
-    const md5Hex = this.md5.digest('hex');
+    const threaded = this.threadHash ? await this.threadHash.digest() : undefined;
+    const sha256Hex = threaded ? threaded.sha256 : this.sha256?.digest('hex');
+    if (this.plan.expectedSha256 !== undefined && sha256Hex !== this.plan.expectedSha256) throw new S3Error('XAmzContentSHA256Mismatch');
+    const md5Hex = threaded ? threaded.md5! : this.md5!.digest('hex');
     if (this.plan.expectedMd5Hex !== undefined && md5Hex !== this.plan.expectedMd5Hex) {
       throw new S3Error('BadDigest', 'The Content-MD5 you specified did not match what was received.');
     }
