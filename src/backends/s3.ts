@@ -122,11 +122,28 @@ export class S3Backend implements BackendClient, AvailabilityProbe {
     await this.#streamed(body, sizeBytes, (stream, abortSignal) =>
       this.#client.send(new PutObjectCommand({ Bucket: this.bucket, Key: storageKey, Body: stream, ContentLength: sizeBytes }), { abortSignal }),
     ).catch(async (err: unknown) => {
-      // Services do not keep a body that ended short, but a partial write must never stay behind: the
-      // key is this write's own, so removing whatever is there touches no other version.
-      await this.#client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: storageKey })).catch(() => {});
+      await this.#removeLeftover(storageKey);
       throw err;
     });
+  }
+
+  /**
+   * After a failed put: services do not keep a body that ended short, but a partial write must never
+   * stay behind (the key is this write's own, so removing whatever is there touches no other
+   * version). A service may still be finishing the aborted request when the delete arrives (s3rver
+   * then stores an empty object after it): the delete is confirmed, a few times over ~1 s. What
+   * still escapes is the store's cleanup queue's: the aborted intent queued this key for deletion.
+   */
+  async #removeLeftover(storageKey: string): Promise<void> {
+    for (let attempt = 0; attempt < 4; attempt++) {
+      await this.#client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: storageKey })).catch(() => {});
+      await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+      const left = await this.#client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: storageKey })).then(
+        () => true,
+        () => false,
+      );
+      if (!left) return;
+    }
   }
 
   async get(storageKey: string, range?: ByteRange): Promise<Readable> {
