@@ -4,7 +4,8 @@ import { DatabaseInUseError, DatabaseUnavailableError, InvalidArgumentError, NoS
 import type { StoreApi } from '../src/store/core/store.js';
 import { utcMonth } from '../src/store/core/usage-meter.js';
 import { openStore } from '../src/store/open.js';
-import { openStoreThread } from '../src/store/thread/client.js';
+import { openStoreThread, storeThreadOf } from '../src/store/thread/client.js';
+import { decodeError, encodeError } from '../src/store/thread/protocol.js';
 import type { AppConfig } from '../src/config/types.js';
 import { appConfig, createTestDatabase } from './support/engines.js';
 import { expectLedgerConsistent } from './support/store.js';
@@ -130,5 +131,40 @@ describe('a store on its own thread', () => {
     await store.close();
     await store.close();
     await expect(store.buckets.list()).rejects.toBeInstanceOf(DatabaseUnavailableError);
+  });
+
+  it('a thread that dies: the caller is told once, calls reject with DatabaseUnavailable, close still ends', async () => {
+    const config = appConfig(await createTestDatabase('sqlite'), { backends: [{ name: 'alpha', bytesLimit: 10_000 }] });
+    const stopped: Error[] = [];
+    const store = await openStoreThread(config, { role: 'serve', onStopped: (err) => stopped.push(err) });
+    handles.push(store);
+    await store.buckets.create({ name: 'bkt1', owner: 'test' });
+    const inFlight = store.buckets.list();
+    await storeThreadOf(store)!.terminate();
+    await expect(inFlight.then(() => 'answered', (e: unknown) => e)).resolves.toSatisfy((r) => r === 'answered' || r instanceof DatabaseUnavailableError);
+    expect(stopped).toHaveLength(1);
+    expect(stopped[0]).toBeInstanceOf(DatabaseUnavailableError);
+    await expect(store.buckets.list()).rejects.toBeInstanceOf(DatabaseUnavailableError);
+    const closed = await Promise.race([store.close().then(() => 'closed'), new Promise((resolve) => setTimeout(() => resolve('hung'), 3000))]);
+    expect(closed).toBe('closed');
+  });
+
+  it('close: concurrent closes share one, and calls made after it are refused', async () => {
+    const { store } = await threadStore();
+    const first = store.close();
+    const second = store.close();
+    await expect(store.buckets.list()).rejects.toBeInstanceOf(DatabaseUnavailableError);
+    await Promise.all([first, second]);
+    expect(storeThreadOf(store)!.threadId).toBe(-1);
+  });
+
+  it("errors keep their cause's message and every field that can cross", () => {
+    const original = new DatabaseUnavailableError('the database went away', { cause: new Error('ECONNRESET from the driver') });
+    (original as unknown as { handle: () => void }).handle = () => {};
+    const decoded = decodeError(encodeError(original));
+    expect(decoded).toBeInstanceOf(DatabaseUnavailableError);
+    expect(decoded).toMatchObject({ code: 'DatabaseUnavailable', httpStatus: 503, message: 'the database went away' });
+    expect((decoded.cause as { message: string }).message).toBe('ECONNRESET from the driver');
+    expect((decoded as unknown as { handle?: unknown }).handle).toBeUndefined();
   });
 });

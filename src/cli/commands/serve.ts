@@ -123,7 +123,18 @@ async function stopGatewayStep(gateway: Gateway, timeoutMs: number, logger: Logg
 async function openStoreStep(config: AppConfig, logger: Logger): Promise<StoreApi> {
   // SQLite's transactions and flushes are synchronous: on a thread of their own they no longer stop
   // the event loop (docs/performance.md §5). PostgreSQL's already run in the server's processes.
-  const store = config.database.driver === 'sqlite' ? await openStoreThread(config, { role: 'serve', logger }) : await openStore(config, { role: 'serve', logger });
+  const store =
+    config.database.driver === 'sqlite'
+      ? await openStoreThread(config, {
+          role: 'serve',
+          logger,
+          // Nothing can be served without the store: exit, so that a supervisor starts the service again.
+          onStopped: () => {
+            logger.error({}, 'the store thread stopped: exiting');
+            process.exit(1);
+          },
+        })
+      : await openStore(config, { role: 'serve', logger });
   try {
     for (const b of overLimitBackends(await store.quota.totals())) logger.warn({ backend: b.name, limitBytes: b.limitBytes, heldBytes: b.heldBytes }, describeOverLimit(b));
   } catch (err) {

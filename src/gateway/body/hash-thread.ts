@@ -43,8 +43,10 @@ export class ThreadHash {
   update(chunk: Uint8Array): Promise<void> | undefined {
     if (this.#failed) throw this.#failed;
     this.#inFlight += chunk.byteLength;
-    // Cloned (copied) to the thread: measured cheaper on this thread than a copy transferred.
-    post({ op: 'update', id: this.#id, chunk });
+    // Cloned (copied) to the thread: measured cheaper on this thread than a copy transferred. A view
+    // into a larger buffer (the aws-chunked decoder's) would clone all of that buffer: copy it first.
+    const whole = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength;
+    post({ op: 'update', id: this.#id, chunk: whole ? chunk : Uint8Array.prototype.slice.call(chunk) });
     if (this.#inFlight <= WINDOW_BYTES) return undefined;
     return new Promise<void>((resolve) => (this.#resume = resolve));
   }

@@ -39,7 +39,11 @@ export async function putObject(ctx: S3Context): Promise<void> {
         const intent = await store.objects.beginWrite({ objectKey: ctx.objectKey, sizeBytes: size, contentType, userMetadata, candidates });
         // Admitted: only now may a client that sent Expect: 100-continue send its body.
         body ??= ctx.openBody(size);
-        if (whole) wholeBody ??= readWhole(body);
+        if (whole && !wholeBody) {
+          wholeBody = readWhole(body);
+          // Awaited only in `write`, which a refused backend call never reaches: handled here.
+          wholeBody.catch(() => {});
+        }
         else replay ??= new ReplayableBody(body.stream);
         return intent;
       },

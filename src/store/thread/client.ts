@@ -21,14 +21,34 @@ import { decodeError, type HostMessage, type HostRequest, type ReadyMessage } fr
  * The clock is the system's (a test clock cannot cross threads), and the store's log lines are
  * written by `options.logger` on the caller's thread.
  */
-export async function openStoreThread(config: AppConfig, options: Pick<OpenStoreOptions, 'role' | 'syncQuota' | 'logger'> = {}): Promise<StoreApi> {
-  const { logger, ...open } = options;
+export interface StoreThreadOptions extends Pick<OpenStoreOptions, 'role' | 'syncQuota' | 'logger'> {
+  /**
+   * Called once if the thread stops without being closed (an uncaught error in it). Every call then
+   * rejects with DatabaseUnavailable; `serve` exits, so that its supervisor starts it again.
+   */
+  readonly onStopped?: (err: Error) => void;
+}
+
+export async function openStoreThread(config: AppConfig, options: StoreThreadOptions = {}): Promise<StoreApi> {
+  // PostgreSQL's statements already run in the server's processes, its password could not cross
+  // (a Secret keeps its text in a private field) and a lost leader lock would not be reported here.
+  if (config.database.driver !== 'sqlite') throw new Error('openStoreThread: only the SQLite store runs on its own thread');
+  const { logger, onStopped, ...open } = options;
   const data: HostData = { settings: storeSettingsOf(config, open) };
   // No execArgv: a thread inherits the process's, and some (--input-type, --eval) are refused by a worker.
   const worker = new Worker(hostModule(), { workerData: data, execArgv: [] });
-  const connection = new HostConnection(worker, logger);
+  const connection = new HostConnection(worker, logger, onStopped);
   const ready = await connection.ready;
-  return storeHandle(connection, ready, config.backends.map((b) => b.name));
+  const handle = storeHandle(connection, ready, config.backends.map((b) => b.name));
+  threads.set(handle, worker);
+  return handle;
+}
+
+const threads = new WeakMap<StoreApi, Worker>();
+
+/** The thread a handle's store runs on (for tests of its failure, and diagnostics). */
+export function storeThreadOf(store: StoreApi): Worker | undefined {
+  return threads.get(store);
 }
 
 /**
@@ -45,16 +65,19 @@ type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void
 class HostConnection {
   readonly ready: Promise<ReadyMessage>;
   readonly #pending = new Map<number, Pending>();
+  readonly #exited: Promise<void>;
   #next = 0;
   #stopped: Error | undefined;
-  #closing = false;
+  #closing: Promise<void> | undefined;
 
   constructor(
     private readonly worker: Worker,
     private readonly logger: Logger | undefined,
+    onStopped: ((err: Error) => void) | undefined,
   ) {
     let opened: Pending | undefined;
     this.ready = new Promise<ReadyMessage>((resolve, reject) => (opened = { resolve: resolve as (v: unknown) => void, reject }));
+    this.#exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     worker.on('message', (message: HostMessage) => {
       switch (message.kind) {
         case 'ready':
@@ -80,19 +103,29 @@ class HostConnection {
       }
     });
     const stop = (reason: string) => {
+      if (this.#stopped) return;
       const err = new DatabaseUnavailableError(`the store's thread stopped: ${reason}`);
-      if (!this.#stopped && !this.#closing) this.logger?.error({ err: err.message }, 'the store thread stopped');
-      this.#stopped ??= err;
+      this.#stopped = err;
+      const unexpected = opened === undefined && !this.#closing;
       opened?.reject(err);
       opened = undefined;
       for (const pending of this.#pending.values()) pending.reject(err);
       this.#pending.clear();
+      if (unexpected) {
+        this.logger?.error({ err: err.message }, 'the store thread stopped');
+        onStopped?.(err);
+      }
     };
     worker.on('error', (err) => stop(err.message));
     worker.on('exit', (code) => stop(`exit code ${code}`));
   }
 
   request(message: HostRequest extends infer M ? (M extends { id: number } ? Omit<M, 'id'> : never) : never): Promise<unknown> {
+    if (this.#closing) return Promise.reject(new DatabaseUnavailableError('the store is closed'));
+    return this.#send(message);
+  }
+
+  #send(message: HostRequest extends infer M ? (M extends { id: number } ? Omit<M, 'id'> : never) : never): Promise<unknown> {
     if (this.#stopped) return Promise.reject(this.#stopped);
     const id = this.#next++;
     return new Promise((resolve, reject) => {
@@ -102,21 +135,22 @@ class HostConnection {
   }
 
   post(group: string, method: string, args: unknown[]): void {
-    if (!this.#stopped) this.worker.postMessage({ kind: 'post', group, method, args } satisfies HostRequest);
+    if (!this.#stopped && !this.#closing) this.worker.postMessage({ kind: 'post', group, method, args } satisfies HostRequest);
   }
 
-  async close(): Promise<void> {
-    if (this.#closing) return;
-    this.#closing = true;
-    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
-    try {
-      if (!this.#stopped) await this.request({ kind: 'close' });
-    } finally {
-      // The host closes its port after the store: the thread ends on its own; terminate if it does not.
-      const timer = setTimeout(() => void this.worker.terminate(), 5_000);
-      await exited;
-      clearTimeout(timer);
-    }
+  /** One close, however often asked: the host closes the store (flushing usage) and its thread ends. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      try {
+        if (!this.#stopped) await this.#send({ kind: 'close' });
+      } finally {
+        // The host closes its port after replying: the thread ends on its own; terminate if it does not.
+        const timer = setTimeout(() => void this.worker.terminate(), 5_000);
+        await this.#exited;
+        clearTimeout(timer);
+      }
+    })();
+    return this.#closing;
   }
 }
 

@@ -55,7 +55,14 @@ port.on('message', (request: HostRequest) => {
   }
   void answer(request)
     .then(
-      (result) => send({ kind: 'reply', id: request.id, result }),
+      (result) => {
+        try {
+          send({ kind: 'reply', id: request.id, result });
+        } catch (err) {
+          // A result that cannot cross (a bug: every store result is plain data) fails its call, not the thread.
+          send({ kind: 'reply', id: request.id, error: encodeError(err) });
+        }
+      },
       (err: unknown) => send({ kind: 'reply', id: request.id, error: encodeError(err) }),
     )
     // Closed: the reply is the last message; with the port closed the thread ends.

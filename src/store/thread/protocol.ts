@@ -94,14 +94,15 @@ export function encodeError(err: unknown): EncodedError {
   if (!(err instanceof Error)) return { name: 'Error', message: String(err), stack: undefined, fields: {} };
   const fields: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(err)) {
-    // `cause` may hold a driver error with sockets and handles: its message is enough.
-    fields[key] = key === 'cause' && value instanceof Error ? { name: value.name, message: value.message } : value;
+    // A field that cannot cross (a handle, a function) is left behind; the others keep their values.
+    try {
+      fields[key] = structuredClone(value);
+    } catch {
+      // not cloneable
+    }
   }
-  try {
-    structuredClone(fields);
-  } catch {
-    return { name: err.name, message: err.message, stack: err.stack, fields: {} };
-  }
+  // `cause` is not enumerable; it may hold a driver error with sockets: its name and message cross.
+  if (err.cause !== undefined) fields.cause = err.cause instanceof Error ? { name: err.cause.name, message: err.cause.message } : String(err.cause);
   return { name: err.name, message: err.message, stack: err.stack, fields };
 }
 
@@ -115,7 +116,9 @@ const ERROR_CLASSES = new Map<string, { prototype: Error }>(
 export function decodeError(encoded: EncodedError): Error {
   const cls = ERROR_CLASSES.get(encoded.name);
   const err = cls ? (Object.create(cls.prototype) as Error) : new Error(encoded.message);
-  Object.assign(err, encoded.fields);
+  const { cause, ...fields } = encoded.fields;
+  Object.assign(err, fields);
+  if (cause !== undefined) Object.defineProperty(err, 'cause', { value: cause, enumerable: false, writable: true, configurable: true });
   Object.defineProperty(err, 'message', { value: encoded.message, enumerable: false, writable: true, configurable: true });
   if (!cls) err.name = encoded.name;
   // The host's stack tells where the store failed; the caller's own frames follow the await.
