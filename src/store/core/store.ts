@@ -30,25 +30,13 @@ export interface MetadataStoreOptions {
 export type StoreDatabase = Pick<Database, 'engine' | 'location' | 'capabilities' | 'appliedAtOpen' | 'tryLeaderLock' | 'schemaStatus'>;
 
 /**
- * A store as its users see it: the operation groups, what they may ask of its database, and its
- * clock. MetadataStore is one; a store running on its own thread (store/thread/client.ts) is the other.
+ * A store as its users see it: MetadataStore's operation groups, reconfigure and close, what they
+ * may ask of its database, and its clock. MetadataStore is one; a store running on its own thread (store/thread/client.ts) is the other.
  */
-export interface StoreApi {
-  readonly buckets: BucketOperations;
-  readonly objects: ObjectOperations;
-  readonly listing: ObjectListing;
-  readonly quota: QuotaLedger;
-  readonly multipart: MultipartOperations;
-  readonly intents: IntentOperations;
-  readonly cleanup: CleanupQueue;
-  readonly outbox: Outbox;
-  readonly usage: UsageMeter;
-  readonly backendCheck: BackendCheck;
+export type StoreApi = Omit<MetadataStore, 'db' | 'context'> & {
   readonly db: StoreDatabase;
   readonly context: Pick<StoreContext, 'clock'>;
-  reconfigure(settings: StoreReconfiguration): Promise<void>;
-  close(): Promise<void>;
-}
+};
 
 export interface StoreReconfiguration {
   readonly backendLimits?: ReadonlyMap<string, number>;
@@ -59,7 +47,7 @@ export interface StoreReconfiguration {
  * The metadata store: one object per area of spec §6, all sharing one database and context. Every
  * operation's business logic lives here, in core; the engines only run the queries.
  */
-export class MetadataStore implements StoreApi {
+export class MetadataStore {
   readonly buckets: BucketOperations;
   readonly objects: ObjectOperations;
   readonly listing: ObjectListing;
