@@ -22,11 +22,7 @@ export class UsageMeter {
   constructor(private readonly ctx: StoreContext) {}
 
   record(backendName: string, delta: UsageDelta): void {
-    if (!this.ctx.backends.has(backendName)) throw new InvalidArgumentError('backendName', `unknown backend ${JSON.stringify(backendName)}`);
-    const apiRequests = count(delta.apiRequests, 'apiRequests');
-    const egressBytes = count(delta.egressBytes, 'egressBytes');
-    const ingressBytes = count(delta.ingressBytes, 'ingressBytes');
-    const period = utcMonth(this.ctx.clock.now());
+    const { period, apiRequests, egressBytes, ingressBytes } = usageRowOf(this.ctx.backends, backendName, delta, this.ctx.clock.now());
     const key = `${backendName}\u0000${period}`;
     let p = this.#pending.get(key);
     if (!p) this.#pending.set(key, (p = { backendName, period, apiRequests: 0, egressBytes: 0, ingressBytes: 0 }));
@@ -93,6 +89,18 @@ export class UsageMeter {
 
 export function utcMonth(date: Date): string {
   return `${date.getUTCFullYear()}-${String(date.getUTCMonth() + 1).padStart(2, '0')}`;
+}
+
+/** A delta checked (a known backend, whole numbers >= 0) and dated to its UTC month. */
+export function usageRowOf(backends: { has(name: string): boolean }, backendName: string, delta: UsageDelta, now: Date): BackendUsage {
+  if (!backends.has(backendName)) throw new InvalidArgumentError('backendName', `unknown backend ${JSON.stringify(backendName)}`);
+  return {
+    backendName,
+    period: utcMonth(now),
+    apiRequests: count(delta.apiRequests, 'apiRequests'),
+    egressBytes: count(delta.egressBytes, 'egressBytes'),
+    ingressBytes: count(delta.ingressBytes, 'ingressBytes'),
+  };
 }
 
 function count(value: number | undefined, field: string): number {

@@ -3,10 +3,10 @@ import type { AppConfig } from '../../config/types.js';
 import type { Logger } from '../../logging.js';
 import { systemClock } from '../core/clock.js';
 import type { LeaderJob, LeaderLock, SchemaStatus } from '../core/database.js';
-import { DatabaseUnavailableError, InvalidArgumentError } from '../core/errors.js';
+import { DatabaseUnavailableError } from '../core/errors.js';
 import type { StoreApi, StoreDatabase } from '../core/store.js';
 import type { BackendUsage, UsageDelta } from '../core/types.js';
-import { utcMonth } from '../core/usage-meter.js';
+import { usageRowOf } from '../core/usage-meter.js';
 import { storeSettingsOf, type OpenStoreOptions } from '../open.js';
 import type { HostData } from './host.js';
 import { decodeError, type HostMessage, type HostRequest, type ReadyMessage } from './protocol.js';
@@ -243,11 +243,7 @@ class UsageMirror {
   }
 
   record(backendName: string, delta: UsageDelta): void {
-    if (!this.backends.has(backendName)) throw new InvalidArgumentError('backendName', `unknown backend ${JSON.stringify(backendName)}`);
-    for (const [field, value] of Object.entries(delta)) {
-      if (value !== undefined && (!Number.isSafeInteger(value) || (value as number) < 0)) throw new InvalidArgumentError(field, `must be a whole number >= 0, got ${String(value)}`);
-    }
-    add(this.#since, { backendName, period: utcMonth(new Date()), apiRequests: delta.apiRequests ?? 0, egressBytes: delta.egressBytes ?? 0, ingressBytes: delta.ingressBytes ?? 0 });
+    add(this.#since, usageRowOf(this.backends, backendName, delta, new Date()));
     this.connection.post('usage', 'record', [backendName, delta]);
   }
 
